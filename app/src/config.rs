@@ -1,0 +1,138 @@
+//! Every setting the shop reads from the environment, with its default, in one struct.
+//! It lives in `app` (not `server`) because server functions read it from the request context.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `SHOP_ADDR`, default `127.0.0.1:3000`.
+    pub addr: SocketAddr,
+    /// `DATABASE_URL`, default `sqlite://data/shop.db` (created and seeded on first start).
+    pub database_url: String,
+    /// `DATABASE_MAX_CONNECTIONS`, default 16 (PostgreSQL) / 8 (SQLite).
+    pub database_max_connections: Option<u32>,
+    /// `REDIS_URL`: when set, sessions, guest carts and the user-cart cache live in Redis.
+    pub redis_url: Option<String>,
+    /// `COOKIE_SECRET` (at least 64 bytes). Default: a random secret kept in `data/cookie-secret`.
+    /// Instances that share sessions must share it.
+    pub cookie_secret: Option<String>,
+    /// `SHOP_ORIGINS`: comma-separated origins allowed to post to the API (CSRF check).
+    /// Default: `http://127.0.0.1:{port},http://localhost:{port}`.
+    pub origins: Vec<String>,
+    /// `COOKIE_SECURE`: mark cookies Secure (default: true when an origin is https).
+    pub secure_cookies: bool,
+    /// `RUST_LOG`, default `info,sqlx=warn`.
+    pub log_filter: String,
+    /// `LOG_FORMAT=json` for JSON logs; default human-readable.
+    pub log_json: bool,
+    /// `SEED_DEMO`: load the demo catalogue into an empty database (default true).
+    pub seed_demo: bool,
+    /// `SESSION_DAYS`: days of inactivity before a guest session expires (default 30).
+    pub session_inactivity: Duration,
+    /// `SHUTDOWN_GRACE_SECS`: how long in-flight requests get on shutdown (default 20).
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, String> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get`, so tests can pass a map instead of the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+        let non_empty = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let addr: SocketAddr = non_empty("SHOP_ADDR")
+            .or_else(|| non_empty("LEPTOS_SITE_ADDR"))
+            .unwrap_or_else(|| "127.0.0.1:3000".into())
+            .parse()
+            .map_err(|e| format!("SHOP_ADDR: {e}"))?;
+        let origins: Vec<String> = match non_empty("SHOP_ORIGINS") {
+            Some(list) => list.split(',').map(|s| s.trim().trim_end_matches('/').to_string()).collect(),
+            None => vec![format!("http://127.0.0.1:{}", addr.port()), format!("http://localhost:{}", addr.port())],
+        };
+        let secure_cookies = match non_empty("COOKIE_SECURE") {
+            Some(v) => parse_bool(&v).ok_or("COOKIE_SECURE: expected true or false")?,
+            None => origins.iter().any(|o| o.starts_with("https://")),
+        };
+        let database_max_connections = match non_empty("DATABASE_MAX_CONNECTIONS") {
+            Some(v) => Some(v.parse().map_err(|_| "DATABASE_MAX_CONNECTIONS: expected a number")?),
+            None => None,
+        };
+        let seed_demo = match non_empty("SEED_DEMO") {
+            Some(v) => parse_bool(&v).ok_or("SEED_DEMO: expected true or false")?,
+            None => true,
+        };
+        let session_days: u64 = match non_empty("SESSION_DAYS") {
+            Some(v) => v.parse().map_err(|_| "SESSION_DAYS: expected a number of days")?,
+            None => 30,
+        };
+        let grace: u64 = match non_empty("SHUTDOWN_GRACE_SECS") {
+            Some(v) => v.parse().map_err(|_| "SHUTDOWN_GRACE_SECS: expected seconds")?,
+            None => 20,
+        };
+        let cookie_secret = non_empty("COOKIE_SECRET");
+        if let Some(secret) = &cookie_secret {
+            if secret.len() < 64 {
+                return Err("COOKIE_SECRET must be at least 64 characters".into());
+            }
+        }
+        Ok(Config {
+            addr,
+            database_url: non_empty("DATABASE_URL").unwrap_or_else(|| "sqlite://data/shop.db".into()),
+            database_max_connections,
+            redis_url: non_empty("REDIS_URL"),
+            cookie_secret,
+            origins,
+            secure_cookies,
+            log_filter: non_empty("RUST_LOG").unwrap_or_else(|| "info,sqlx=warn".into()),
+            log_json: non_empty("LOG_FORMAT").is_some_and(|v| v == "json"),
+            seed_demo,
+            session_inactivity: Duration::from_secs(session_days * 24 * 3600),
+            shutdown_grace: Duration::from_secs(grace),
+        })
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_no_environment() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.database_url, "sqlite://data/shop.db");
+        assert_eq!(c.redis_url, None);
+        assert_eq!(c.origins, vec!["http://127.0.0.1:3000", "http://localhost:3000"]);
+        assert!(!c.secure_cookies);
+        assert_eq!(c.session_inactivity, Duration::from_secs(30 * 86400));
+    }
+
+    #[test]
+    fn settings_are_read_and_checked() {
+        let c = cfg(&[("SHOP_ADDR", "0.0.0.0:8080"), ("SHOP_ORIGINS", "https://shop.example/"), ("REDIS_URL", " ")])
+            .unwrap();
+        assert_eq!(c.addr.port(), 8080);
+        assert_eq!(c.origins, vec!["https://shop.example"]);
+        assert!(c.secure_cookies, "https origins imply Secure cookies");
+        assert_eq!(c.redis_url, None, "blank means unset");
+        assert!(cfg(&[("SHOP_ADDR", "nonsense")]).is_err());
+        assert!(cfg(&[("COOKIE_SECRET", "short")]).is_err());
+        assert!(cfg(&[("SEED_DEMO", "maybe")]).is_err());
+    }
+}

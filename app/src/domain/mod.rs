@@ -1,0 +1,4 @@
+//! Pure shop rules: no Leptos, no I/O. Everything here is unit tested.
+
+pub mod catalog;
+pub mod money;

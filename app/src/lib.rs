@@ -1,0 +1,74 @@
+//! The shop's Leptos application: pages, components, server functions and, behind the `ssr`
+//! feature, the server-side services and storage they call.
+
+#![recursion_limit = "512"]
+
+pub mod api;
+pub mod components;
+pub mod domain;
+pub mod error;
+pub mod model;
+pub mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod config;
+#[cfg(feature = "ssr")]
+pub mod state;
+#[cfg(feature = "ssr")]
+pub mod storage;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path, SsrMode,
+};
+
+use crate::components::layout::{Footer, Header};
+use crate::pages::{
+    category::CategoryPage, home::HomePage, not_found::NotFound, product::ProductPage, search::SearchPage,
+};
+
+/// The HTML document around the app, rendered on the server only.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="theme-color" content="#0f766e" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Pages render completely before the first byte is sent (`SsrMode::Async`): statuses such as
+    // 404 and each page's <title> are then known up front, and crawlers get the whole page.
+    view! {
+        <Stylesheet id="leptos" href="/pkg/shop.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <Header />
+            <main id="main" tabindex="-1">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                    <Route path=path!("/c/:slug") view=CategoryPage ssr=SsrMode::Async />
+                    <Route path=path!("/p/:slug") view=ProductPage ssr=SsrMode::Async />
+                    <Route path=path!("/search") view=SearchPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+            <Footer />
+        </Router>
+    }
+}

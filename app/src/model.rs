@@ -1,0 +1,103 @@
+//! Data shapes shared by the server and the browser (serialised into pages and API answers).
+
+use crate::domain::catalog::Sort;
+use crate::domain::money::{format_cents, Currency};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Category {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+}
+
+/// What a listing shows of a product.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductCard {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub price_cents: i64,
+    pub currency: Currency,
+    pub stock: i64,
+    pub image: String,
+    pub category_id: i64,
+}
+
+impl ProductCard {
+    pub fn price(&self) -> String {
+        format_cents(self.price_cents, self.currency)
+    }
+    pub fn stock_status(&self) -> StockStatus {
+        StockStatus::from_stock(self.stock)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductDetail {
+    pub card: ProductCard,
+    pub description: String,
+    pub category: Category,
+    pub active: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StockStatus {
+    InStock,
+    Low(i64),
+    SoldOut,
+}
+
+impl StockStatus {
+    pub const LOW_STOCK: i64 = 5;
+
+    pub fn from_stock(stock: i64) -> Self {
+        if stock <= 0 {
+            StockStatus::SoldOut
+        } else if stock <= Self::LOW_STOCK {
+            StockStatus::Low(stock)
+        } else {
+            StockStatus::InStock
+        }
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            StockStatus::InStock => "In stock".into(),
+            StockStatus::Low(n) => format!("Only {n} left"),
+            StockStatus::SoldOut => "Sold out".into(),
+        }
+    }
+
+    pub fn class(self) -> &'static str {
+        match self {
+            StockStatus::InStock => "stock in",
+            StockStatus::Low(_) => "stock low",
+            StockStatus::SoldOut => "stock out",
+        }
+    }
+}
+
+/// One page of a category or search listing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    pub products: Vec<ProductCard>,
+    pub total: u64,
+    pub page: u32,
+    pub pages: u32,
+    pub sort: Sort,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryPage {
+    pub category: Category,
+    pub listing: Listing,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchPage {
+    /// The query as it was matched (normalised).
+    pub query: String,
+    pub listing: Listing,
+}

@@ -1,0 +1,47 @@
+//! Everything a request handler or server function needs, built once at start-up by the server
+//! and handed to Leptos as context.
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::storage::catalog::SqlCatalog;
+use crate::storage::db::Db;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub catalog: SqlCatalog,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// The state from the Leptos context of the current request.
+pub fn app_state() -> Result<AppState, AppError> {
+    leptos::prelude::use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the Leptos context");
+        AppError::internal()
+    })
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                tracing::warn!(error = %e, "database unavailable");
+                AppError::Unavailable("The shop is busy right now. Please try again in a moment.".into())
+            }
+            e => {
+                tracing::error!(error = %e, "database error");
+                AppError::internal()
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Storage behind small types and traits. SQL goes through one `Any` pool (SQLite or PostgreSQL).
+
+pub mod catalog;
+pub mod db;

@@ -1,0 +1,60 @@
+import { defineConfig, devices } from "@playwright/test";
+import * as path from "path";
+import * as os from "os";
+import * as fs from "fs";
+
+// The server binary is built once by scripts/test (cargo leptos build --release) and started
+// here; each run gets a fresh SQLite database in a temporary folder.
+const repoRoot = path.resolve(__dirname, "..");
+const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(repoRoot, "target");
+const serverBin = process.env.SERVER_BIN ?? path.join(targetDir, "release", "server");
+const runDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-e2e-"));
+const port = Number(process.env.E2E_PORT ?? 3000);
+
+export const baseURL = `http://127.0.0.1:${port}`;
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 30_000,
+  expect: { timeout: 7_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: process.env.CI ? [["list"]] : [["list"]],
+  outputDir: "test-results",
+  use: {
+    baseURL,
+    trace: "retain-on-failure",
+    screenshot: "only-on-failure",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    },
+  },
+  projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"], channel: undefined } }],
+  webServer: [
+    {
+      command: serverBin,
+      cwd: repoRoot,
+      url: `${baseURL}/readyz`,
+      timeout: 120_000,
+      reuseExistingServer: false,
+      stdout: "pipe",
+      stderr: "pipe",
+      env: {
+        SHOP_ADDR: `127.0.0.1:${port}`,
+        DATABASE_URL: `sqlite://${runDir}/shop.db`,
+        LEPTOS_SITE_ROOT: path.join(repoRoot, "target", "site"),
+        RUST_LOG: "warn",
+      },
+    },
+  ],
+});

@@ -1,0 +1,12 @@
+#![recursion_limit = "512"]
+
+//! The shop's server: builds the shared state, the axum router around the Leptos app, and the
+//! background work. `main.rs` is only argument parsing and process lifecycle.
+
+pub mod api;
+pub mod demo;
+pub mod health;
+pub mod router;
+pub mod seed;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,78 @@
+#![recursion_limit = "512"]
+
+//! `server` runs the shop; `server migrate` and `server seed` prepare a database and exit.
+
+use app::config::Config;
+use server::{router, startup, telemetry};
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        None | Some("serve") => serve(config).await,
+        Some("migrate") => startup::connect_db(&config).await.map(|_| ()).map_err(|e| e.to_string()),
+        Some("help") | Some("--help") | Some("-h") => {
+            println!("usage: server [serve | migrate | help]");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command {other:?}; try `server help`")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let addr = config.addr;
+    let grace = config.shutdown_grace;
+    let state = startup::build_state(config).await.map_err(|e| e.to_string())?;
+    let app = router::build(state);
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tracing::info!("listening on http://{addr}");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal(grace)).await.map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM; after that, in-flight requests get `grace` to finish.
+async fn shutdown_signal(grace: std::time::Duration) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!(grace_secs = grace.as_secs(), "shutting down: finishing in-flight requests");
+    // Hard stop if draining takes longer than the grace period.
+    tokio::spawn(async move {
+        tokio::time::sleep(grace).await;
+        tracing::warn!("grace period over; exiting");
+        std::process::exit(0);
+    });
+}
