@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::error::AppError;
-use crate::storage::catalog::SqlCatalog;
+use crate::storage::catalog_cache::Catalog;
 use crate::storage::db::Db;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -14,7 +14,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub leptos_options: LeptosOptions,
     pub db: Db,
-    pub catalog: SqlCatalog,
+    pub catalog: Catalog,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod demo;
 pub mod health;
+pub mod loadgen;
 pub mod router;
 pub mod seed;
 pub mod startup;

@@ -2,6 +2,10 @@
 
 //! `server` runs the shop; `server migrate` and `server seed` prepare a database and exit.
 
+// Page rendering allocates many small strings; mimalloc handles that far better than glibc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use app::config::Config;
 use server::{router, startup, telemetry};
 use std::process::ExitCode;

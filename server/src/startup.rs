@@ -4,6 +4,7 @@ use crate::seed;
 use app::config::Config;
 use app::state::AppState;
 use app::storage::catalog::SqlCatalog;
+use app::storage::catalog_cache::Catalog;
 use app::storage::db::{Db, Dialect};
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -47,5 +48,5 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         "database ready"
     );
     let leptos_options = leptos_options(&config);
-    Ok(AppState { config: Arc::new(config), leptos_options, catalog: SqlCatalog::new(db.clone()), db })
+    Ok(AppState { config: Arc::new(config), leptos_options, catalog: Catalog::new(SqlCatalog::new(db.clone())), db })
 }

@@ -9,13 +9,13 @@ use leptos::prelude::*;
 /// Categories for the navigation.
 #[server(endpoint = "catalog/categories")]
 pub async fn list_categories() -> Result<Vec<crate::model::Category>, AppError> {
-    Ok(app_state()?.catalog.categories().await?)
+    Ok(app_state()?.catalog.categories().await?.as_ref().clone())
 }
 
 /// Home page data: featured products.
 #[server(endpoint = "catalog/featured")]
 pub async fn featured_products() -> Result<Vec<ProductCard>, AppError> {
-    Ok(app_state()?.catalog.featured(8).await?)
+    Ok(app_state()?.catalog.featured(8).await?.as_ref().clone())
 }
 
 /// One page of a category. `sort` and `page` are taken as text and forgiven: an unknown sort is
@@ -32,7 +32,7 @@ pub async fn get_category_page(
     };
     let listing =
         state.catalog.list_category(category.id, Sort::from_key(sort.as_deref()), parse_page(page.as_deref())).await?;
-    Ok(CategoryPage { category, listing })
+    Ok(CategoryPage { category, listing: listing.as_ref().clone() })
 }
 
 #[server(endpoint = "catalog/product")]
@@ -41,6 +41,7 @@ pub async fn get_product(slug: String) -> Result<ProductDetail, AppError> {
         .catalog
         .product_by_slug(&slug)
         .await?
+        .map(|p| p.as_ref().clone())
         .ok_or_else(|| AppError::NotFound("We could not find that product.".into()))
 }
 
@@ -55,7 +56,7 @@ pub async fn search_products(
     if raw.len() > 4096 {
         return Err(AppError::bad_request("Search text is too long."));
     }
-    let (query, listing) =
-        app_state()?.catalog.search(&raw, Sort::from_key(sort.as_deref()), parse_page(page.as_deref())).await?;
+    let found = app_state()?.catalog.search(&raw, Sort::from_key(sort.as_deref()), parse_page(page.as_deref())).await?;
+    let (query, listing) = found.as_ref().clone();
     Ok(SearchPage { query, listing })
 }

@@ -2,4 +2,5 @@
 
 pub mod layout;
 pub mod listing;
+pub mod page_title;
 pub mod product_card;

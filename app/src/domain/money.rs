@@ -101,7 +101,7 @@ mod tests {
         assert_eq!(format_cents(0, Currency::USD), "$0.00");
         assert_eq!(format_cents(5, Currency::USD), "$0.05");
         assert_eq!(format_cents(1999, Currency::USD), "$19.99");
-        assert_eq!(format_cents(123_456_78, Currency::EUR), "€123,456.78");
+        assert_eq!(format_cents(12_345_678, Currency::EUR), "€123,456.78");
         assert_eq!(format_cents(100_000_000, Currency::GBP), "£1,000,000.00");
         assert_eq!(format_cents(-300, Currency::USD), "-$3.00");
         assert_eq!(format_cents(i64::MIN, Currency::USD), "-$92,233,720,368,547,758.08");

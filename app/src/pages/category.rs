@@ -1,7 +1,8 @@
 use crate::api::catalog::get_category_page;
 use crate::components::listing::ListingView;
+use crate::components::page_title::PageTitle;
 use leptos::prelude::*;
-use leptos_meta::{Meta, Title};
+use leptos_meta::Meta;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
@@ -27,7 +28,7 @@ pub fn CategoryPage() -> impl IntoView {
                             format!("{} · Copperleaf", page.category.name)
                         };
                         view! {
-                            <Title text=title />
+                            <PageTitle text=title />
                             <Meta name="description" content=page.category.description.clone() />
                             <nav class="breadcrumbs" aria-label="Breadcrumb">
                                 <ol>

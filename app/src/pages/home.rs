@@ -1,14 +1,15 @@
 use crate::api::catalog::{featured_products, list_categories};
+use crate::components::page_title::PageTitle;
 use crate::components::product_card::ProductGrid;
 use leptos::prelude::*;
-use leptos_meta::{Meta, Title};
+use leptos_meta::Meta;
 
 #[component]
 pub fn HomePage() -> impl IntoView {
     let featured = Resource::new(|| (), |_| featured_products());
     let categories = Resource::new(|| (), |_| list_categories());
     view! {
-        <Title text="Copperleaf · Everyday goods, shipped fast" />
+        <PageTitle text="Copperleaf · Everyday goods, shipped fast" />
         <Meta name="description" content="Shop kitchen, home, outdoor, electronics, books and more at Copperleaf. Free returns within 30 days." />
         <section class="hero">
             <h1>"Good things for every day"</h1>

@@ -1,5 +1,6 @@
+use crate::components::page_title::PageTitle;
 use leptos::prelude::*;
-use leptos_meta::{Meta, Title};
+use leptos_meta::Meta;
 
 /// The router's fallback for unknown paths.
 #[component]
@@ -11,7 +12,7 @@ pub fn NotFound() -> impl IntoView {
 #[component]
 pub fn NotFoundBody(message: String) -> impl IntoView {
     view! {
-        <Title text="Not found · Copperleaf" />
+        <PageTitle text="Not found · Copperleaf" />
         <Meta name="robots" content="noindex" />
         <section class="not-found">
             <h1>"Page not found"</h1>

@@ -1,7 +1,8 @@
 use crate::api::catalog::get_product;
+use crate::components::page_title::PageTitle;
 use crate::model::ProductDetail;
 use leptos::prelude::*;
-use leptos_meta::{Meta, Title};
+use leptos_meta::Meta;
 use leptos_router::hooks::use_params_map;
 
 #[component]
@@ -30,7 +31,7 @@ fn ProductView(product: ProductDetail) -> impl IntoView {
     let description = product.description.clone();
     let meta = description.split(". ").next().unwrap_or(&description).to_string();
     view! {
-        <Title text=format!("{} · Copperleaf", card.name) />
+        <PageTitle text=format!("{} · Copperleaf", card.name) />
         <Meta name="description" content=meta />
         <nav class="breadcrumbs" aria-label="Breadcrumb">
             <ol>

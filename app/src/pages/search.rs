@@ -1,7 +1,8 @@
 use crate::api::catalog::search_products;
 use crate::components::listing::ListingView;
+use crate::components::page_title::PageTitle;
 use leptos::prelude::*;
-use leptos_meta::{Meta, Title};
+use leptos_meta::Meta;
 use leptos_router::hooks::use_query_map;
 
 #[component]
@@ -39,7 +40,7 @@ pub fn SearchPage() -> impl IntoView {
                             }
                         });
                         view! {
-                            <Title text=title />
+                            <PageTitle text=title />
                             <h1>{heading}</h1>
                             {empty_hint}
                             <ListingView listing=result.listing path="/search".to_string() q=result.query />

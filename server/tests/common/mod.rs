@@ -1,0 +1,191 @@
+//! Test harness: real databases (a fresh SQLite file, a fresh PostgreSQL database), a real
+//! redis-server on a free port, and the real router served over TCP.
+#![allow(dead_code)]
+
+use app::config::Config;
+use app::state::AppState;
+use app::storage::db::Db;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const PG_DEFAULT: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
+
+/// Which database a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestDb {
+    pub db: Db,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub async fn database(backend: Backend) -> TestDb {
+    match backend {
+        Backend::Sqlite => sqlite().await,
+        Backend::Postgres => postgres().await,
+    }
+}
+
+/// A migrated, seeded SQLite database in a temporary folder.
+pub async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/shop.db", dir.path().display());
+    let db = Db::connect(&url, 8).await.expect("connect sqlite");
+    db.migrate().await.expect("migrate sqlite");
+    server::seed::seed(&db).await.expect("seed sqlite");
+    TestDb { db, url, _dir: Some(dir) }
+}
+
+/// A fresh, migrated, seeded PostgreSQL database (`TEST_DATABASE_URL` is the admin connection).
+pub async fn postgres() -> TestDb {
+    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| PG_DEFAULT.to_string());
+    let admin = Db::connect(&admin_url, 1)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is required for these tests (TEST_DATABASE_URL={admin_url}): {e}"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    drop_stale_databases(&admin, now).await;
+    let name = format!("shop_test_{now}_{:08x}", rand::random::<u32>());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin.pool).await.expect("create database");
+    admin.pool.close().await;
+    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+    let url = format!("{base}/{name}");
+    let db = Db::connect(&url, 16).await.expect("connect postgres");
+    db.migrate().await.expect("migrate postgres");
+    server::seed::seed(&db).await.expect("seed postgres");
+    TestDb { db, url, _dir: None }
+}
+
+/// Test databases older than two hours are leftovers of runs that died: drop them.
+async fn drop_stale_databases(admin: &Db, now: u64) {
+    let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'shop_test_%'")
+        .fetch_all(&admin.pool)
+        .await
+        .unwrap_or_default();
+    for name in names {
+        let created = name.split('_').nth(2).and_then(|s| s.parse::<u64>().ok()).unwrap_or(now);
+        if now.saturating_sub(created) > 7200 {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&admin.pool).await;
+        }
+    }
+}
+
+/// A redis-server of our own on a free port, killed when dropped. `stop` and `start` simulate an
+/// outage on the same port.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        let port = free_port();
+        let mut server = RedisServer { port, child: None, dir: tempfile::tempdir().expect("tempdir") };
+        server.start_again();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (scripts/test installs it)");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Builds a `Config` as the server would read it from the environment.
+pub fn config(pairs: &[(&str, &str)]) -> Config {
+    let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Config::from_lookup(|k| map.get(k).cloned()).expect("valid test config")
+}
+
+/// The real router on a real socket.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a server on a free port with the given database and optional Redis.
+pub async fn spawn(db_url: &str, redis_url: Option<&str>) -> TestServer {
+    spawn_with(db_url, redis_url, &[]).await
+}
+
+pub async fn spawn_with(db_url: &str, redis_url: Option<&str>, extra: &[(&str, &str)]) -> TestServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let addr_s = addr.to_string();
+    let origin = format!("http://{addr}");
+    let mut pairs: Vec<(&str, &str)> =
+        vec![("SHOP_ADDR", &addr_s), ("DATABASE_URL", db_url), ("SHOP_ORIGINS", &origin), ("SEED_DEMO", "false")];
+    if let Some(r) = redis_url {
+        pairs.push(("REDIS_URL", r));
+    }
+    pairs.extend_from_slice(extra);
+    let cfg = config(&pairs);
+    let state = server::startup::build_state(cfg).await.expect("build state");
+    let app = server::router::build(state.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    TestServer { addr, state, task }
+}
+
+/// An HTTP client with its own cookie jar: one browser.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
