@@ -4,6 +4,7 @@
 #![recursion_limit = "512"]
 
 pub mod api;
+pub mod client;
 pub mod components;
 pub mod domain;
 pub mod error;
@@ -12,6 +13,8 @@ pub mod pages;
 
 #[cfg(feature = "ssr")]
 pub mod config;
+#[cfg(feature = "ssr")]
+pub mod services;
 #[cfg(feature = "ssr")]
 pub mod state;
 #[cfg(feature = "ssr")]
@@ -24,9 +27,11 @@ use leptos_router::{
     path, SsrMode,
 };
 
+use crate::components::cart::{CartCtx, Notices};
 use crate::components::layout::{Footer, Header};
 use crate::pages::{
-    category::CategoryPage, home::HomePage, not_found::NotFound, product::ProductPage, search::SearchPage,
+    cart::CartPage, category::CategoryPage, home::HomePage, not_found::NotFound, product::ProductPage,
+    search::SearchPage,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -52,6 +57,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let cart = CartCtx::provide();
+    cart.start_sync();
     // Pages render completely before the first byte is sent (`SsrMode::Async`): statuses such as
     // 404 and each page's <title> are then known up front, and crawlers get the whole page.
     view! {
@@ -60,12 +67,14 @@ pub fn App() -> impl IntoView {
         <Router>
             <a class="skip-link" href="#main">"Skip to content"</a>
             <Header />
+            <Notices />
             <main id="main" tabindex="-1">
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                     <Route path=path!("/c/:slug") view=CategoryPage ssr=SsrMode::Async />
                     <Route path=path!("/p/:slug") view=ProductPage ssr=SsrMode::Async />
                     <Route path=path!("/search") view=SearchPage ssr=SsrMode::Async />
+                    <Route path=path!("/cart") view=CartPage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <Footer />

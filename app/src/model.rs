@@ -101,3 +101,50 @@ pub struct SearchPage {
     pub query: String,
     pub listing: Listing,
 }
+
+/// A cart line as shown and as answered by `/api/cart*`. Prices and stock are today's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartLine {
+    pub product_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub image: String,
+    pub unit_price_cents: i64,
+    pub quantity: u32,
+    pub line_total_cents: i64,
+    /// Units in stock now.
+    pub stock_available: i64,
+    /// False when the product is no longer sold; such lines are not charged.
+    pub on_sale: bool,
+    /// The price when the line was added, when it has changed since.
+    pub previous_price_cents: Option<i64>,
+}
+
+/// The whole cart, as every cart endpoint answers it.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CartView {
+    pub lines: Vec<CartLine>,
+    pub subtotal_cents: i64,
+    pub currency: Currency,
+    pub item_count: u32,
+    /// Increases with every change.
+    pub version: u64,
+    /// True for a guest cart (mirrored into and restorable from the browser's storage).
+    pub guest: bool,
+    /// Messages for the shopper about this answer: caps, price changes, dropped lines.
+    pub notices: Vec<String>,
+}
+
+impl CartView {
+    pub fn subtotal(&self) -> String {
+        format_cents(self.subtotal_cents, self.currency)
+    }
+}
+
+/// A one-time message shown after a form post without JavaScript.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flash {
+    /// `ok`, `info` or `error`.
+    pub kind: String,
+    pub message: String,
+}

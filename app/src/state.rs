@@ -3,8 +3,11 @@
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::storage::cart_store::CartStore;
 use crate::storage::catalog_cache::Catalog;
 use crate::storage::db::Db;
+use crate::storage::redis::Redis;
+use crate::storage::sql_cart::SqlCartStore;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -15,6 +18,14 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub catalog: Catalog,
+    /// Present when `REDIS_URL` is set.
+    pub redis: Option<Redis>,
+    /// Guest carts: Redis when configured, else SQL.
+    pub guest_carts: Arc<dyn CartStore>,
+    /// Account carts: always SQL (durable), cached in Redis when configured.
+    pub user_carts: Arc<dyn CartStore>,
+    /// The SQL cart tables, for the login merge and housekeeping.
+    pub sql_carts: SqlCartStore,
 }
 
 impl FromRef<AppState> for LeptosOptions {

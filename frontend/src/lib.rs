@@ -1,3 +1,5 @@
+#![recursion_limit = "512"]
+
 //! Browser entry point: hydrates the server-rendered page.
 
 #[wasm_bindgen::prelude::wasm_bindgen]

@@ -44,7 +44,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let addr = config.addr;
     let grace = config.shutdown_grace;
     let state = startup::build_state(config).await.map_err(|e| e.to_string())?;
-    let app = router::build(state);
+    let app = router::build(state).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!("listening on http://{addr}");
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal(grace)).await.map_err(|e| e.to_string())?;

@@ -1,35 +1,54 @@
-//! The axum router: health, API, pages and static files, with compression and cache headers.
+//! The axum router: health, API, pages and static files, with sessions, compression and cache
+//! headers.
 
-use crate::{api, health};
+use crate::{api, health, startup};
 use app::state::AppState;
 use app::{shell, App};
 use axum::{
     http::{header, HeaderValue, Request},
     middleware::{self, Next},
     response::Response,
-    routing::{get, post},
+    routing::{any, get},
     Router,
 };
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
 
-pub fn build(state: AppState) -> Router {
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "sid";
+
+pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
+    let key = startup::cookie_key(&state.config)?;
+    let inactivity = time::Duration::seconds(state.config.session_inactivity.as_secs() as i64);
+    let sessions = SessionManagerLayer::new(startup::session_store(&state))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.secure_cookies)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(inactivity))
+        .with_signed(key);
     let routes = generate_route_list(App);
     let ctx = state.clone();
     let options = state.leptos_options.clone();
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/api/{*fn_name}", post(api::handle).get(api::handle))
+    Ok(Router::new()
+        .route("/api/{*fn_name}", any(api::unknown_endpoint))
         .leptos_routes_with_context(&state, routes, move || provide_context(ctx.clone()), {
             let options = options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(sessions)
+        .layer(middleware::from_fn_with_state(state.clone(), api::guard))
+        // Health checks stay outside the session layer: probes must not touch the session store.
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .layer(middleware::from_fn(cache_headers))
         .layer(CompressionLayer::new())
-        .with_state(state)
+        .with_state(state))
 }
 
 /// Static files: the wasm/js/css bundle revalidates on every load (names are not hashed, so a

@@ -1,14 +1,20 @@
-//! Turns a `Config` into a ready `AppState`: connect, migrate, seed.
+//! Turns a `Config` into a ready `AppState`: connect, migrate, seed, choose the stores.
 
 use crate::seed;
 use app::config::Config;
 use app::state::AppState;
+use app::storage::cart_store::CartStore;
 use app::storage::catalog::SqlCatalog;
 use app::storage::catalog_cache::Catalog;
 use app::storage::db::{Db, Dialect};
+use app::storage::redis::Redis;
+use app::storage::redis_cart::RedisCartStore;
+use app::storage::session_store::{GuardedRedisStore, ShopSessionStore, SqlSessionStore};
+use app::storage::sql_cart::SqlCartStore;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
 use thiserror::Error;
+use tower_sessions::cookie::Key;
 
 #[derive(Debug, Error)]
 pub enum StartupError {
@@ -16,6 +22,10 @@ pub enum StartupError {
     Database(#[from] sqlx::Error),
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("bad REDIS_URL: {0}")]
+    Redis(String),
+    #[error("cookie secret: {0}")]
+    Secret(String),
 }
 
 /// Leptos settings the server needs; the site root holds the built `pkg/` and public files.
@@ -40,13 +50,85 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
             tracing::info!(products = n, "loaded the demo catalogue");
         }
     }
+    let redis = match &config.redis_url {
+        Some(url) => Some(Redis::connect(url, 8).await.map_err(|e| StartupError::Redis(e.to_string()))?),
+        None => None,
+    };
     tracing::info!(
         database = match db.dialect {
             Dialect::Sqlite => "sqlite",
             Dialect::Postgres => "postgres",
         },
-        "database ready"
+        redis = redis.is_some(),
+        "storage ready"
     );
+    let sql_carts = SqlCartStore::new(db.clone());
+    let guest_carts: Arc<dyn CartStore> = match &redis {
+        Some(r) => Arc::new(RedisCartStore::new(r.clone(), config.session_inactivity.as_secs() as i64)),
+        None => Arc::new(sql_carts.clone()),
+    };
+    let user_carts: Arc<dyn CartStore> = Arc::new(sql_carts.clone());
     let leptos_options = leptos_options(&config);
-    Ok(AppState { config: Arc::new(config), leptos_options, catalog: Catalog::new(SqlCatalog::new(db.clone())), db })
+    Ok(AppState {
+        config: Arc::new(config),
+        leptos_options,
+        catalog: Catalog::new(SqlCatalog::new(db.clone())),
+        db,
+        redis,
+        guest_carts,
+        user_carts,
+        sql_carts,
+    })
+}
+
+/// The session store for this configuration.
+pub fn session_store(state: &AppState) -> ShopSessionStore {
+    match &state.redis {
+        Some(r) => ShopSessionStore::Redis(GuardedRedisStore::new(r.clone())),
+        None => ShopSessionStore::Sql(SqlSessionStore::new(state.db.clone())),
+    }
+}
+
+/// The key that signs session cookies: `COOKIE_SECRET`, or a random one kept in
+/// `data/cookie-secret` (created on first start, readable only by its owner).
+pub fn cookie_key(config: &Config) -> Result<Key, StartupError> {
+    if let Some(secret) = &config.cookie_secret {
+        return Key::try_from(secret.as_bytes()).map_err(|e| StartupError::Secret(e.to_string()));
+    }
+    if config.redis_url.is_some() {
+        tracing::warn!("COOKIE_SECRET is not set: instances sharing Redis must share one secret to share sessions");
+    }
+    let path = std::path::Path::new("data/cookie-secret");
+    if let Ok(hex) = std::fs::read_to_string(path) {
+        if let Some(bytes) = decode_hex(hex.trim()) {
+            if let Ok(key) = Key::try_from(bytes.as_slice()) {
+                return Ok(key);
+            }
+        }
+        tracing::warn!("data/cookie-secret is unreadable; making a new one (existing sessions end)");
+    }
+    let key = Key::generate();
+    let hex: String = key.master().iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::create_dir_all("data").map_err(|e| StartupError::Secret(e.to_string()))?;
+    write_private(path, &hex).map_err(|e| StartupError::Secret(e.to_string()))?;
+    Ok(key)
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
 }

@@ -1,3 +1,4 @@
+use super::cart::CartBadge;
 use crate::api::catalog::list_categories;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -38,6 +39,9 @@ pub fn Header() -> impl IntoView {
                         </button>
                     </form>
                 </div>
+                <nav class="header-actions" aria-label="Your shopping">
+                    <CartBadge />
+                </nav>
             </div>
             <nav class="category-nav" aria-label="Categories">
                 <Suspense fallback=|| ()>

@@ -1,3 +1,4 @@
+use super::cart::AddToCartButton;
 use crate::model::ProductCard;
 use leptos::prelude::*;
 
@@ -22,6 +23,7 @@ pub fn ProductCardView(product: ProductCard) -> impl IntoView {
             </a>
             <p class="price">{price}</p>
             <p class=status.class()>{status.label()}</p>
+            <AddToCartButton product_id=product.id sold_out={product.stock <= 0} name=product.name.clone() />
         </li>
     }
 }

@@ -1,4 +1,5 @@
 //! Pure shop rules: no Leptos, no I/O. Everything here is unit tested.
 
+pub mod cart;
 pub mod catalog;
 pub mod money;

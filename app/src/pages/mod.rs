@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod cart;
 pub mod category;
 pub mod home;
 pub mod not_found;

@@ -1,4 +1,5 @@
 use crate::api::catalog::get_product;
+use crate::components::cart::{on_cart_submit, CartCtx};
 use crate::components::page_title::PageTitle;
 use crate::model::ProductDetail;
 use leptos::prelude::*;
@@ -23,6 +24,7 @@ pub fn ProductPage() -> impl IntoView {
 
 #[component]
 fn ProductView(product: ProductDetail) -> impl IntoView {
+    let ctx = expect_context::<CartCtx>();
     let card = product.card.clone();
     let status = card.stock_status();
     let sold_out = !product.active || card.stock <= 0;
@@ -47,7 +49,7 @@ fn ProductView(product: ProductDetail) -> impl IntoView {
                 <p class="price price-large">{card.price()}</p>
                 <p class=status.class()>{if product.active { status.label() } else { "No longer available".into() }}</p>
                 <p class="description">{description}</p>
-                <form class="buy-form" method="post" action="/api/cart/add">
+                <form class="buy-form" method="post" action="/api/cart/add" on:submit=on_cart_submit(ctx)>
                     <input type="hidden" name="product_id" value=card.id />
                     <div class="stepper">
                         <label for="qty">"Quantity"</label>

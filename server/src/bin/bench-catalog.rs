@@ -30,7 +30,7 @@ async fn main() {
     })
     .expect("config");
     let state = server::startup::build_state(config).await.expect("state");
-    tokio::spawn(async move { axum::serve(shop, server::router::build(state)).await.unwrap() });
+    tokio::spawn(async move { axum::serve(shop, server::router::build(state).unwrap()).await.unwrap() });
 
     let path = "/c/kitchen?sort=price_asc";
     let http = loadgen::client();

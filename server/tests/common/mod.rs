@@ -178,7 +178,7 @@ pub async fn spawn_with(db_url: &str, redis_url: Option<&str>, extra: &[(&str, &
     pairs.extend_from_slice(extra);
     let cfg = config(&pairs);
     let state = server::startup::build_state(cfg).await.expect("build state");
-    let app = server::router::build(state.clone());
+    let app = server::router::build(state.clone()).expect("router");
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });

@@ -1,0 +1,83 @@
+//! Cart endpoints. Every one answers the whole cart (`CartView`). Fields arrive as text and are
+//! parsed here so a bad value gets a precise message: 400 when it is not a whole number, 422
+//! when it is out of range or names no product on sale.
+
+use crate::error::AppError;
+use crate::model::CartView;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    pub use crate::domain::cart::{parse_product_id, parse_quantity, ClientLine, FieldError, MAX_LINES};
+    pub use crate::error::AppError;
+    pub use crate::services::{cart, visitor::Visitor};
+    pub use crate::state::app_state;
+    pub use crate::storage::cart_store::Mode;
+
+    pub fn field(r: Result<u32, FieldError>) -> Result<u32, AppError> {
+        r.map_err(Into::into)
+    }
+
+    impl From<FieldError> for AppError {
+        fn from(e: FieldError) -> Self {
+            match e {
+                FieldError::Malformed(m) => AppError::BadRequest(m),
+                FieldError::OutOfRange(m) => AppError::Invalid(m),
+            }
+        }
+    }
+}
+#[cfg(feature = "ssr")]
+use ssr::*;
+
+/// The current cart.
+#[server(endpoint = "cart")]
+pub async fn get_cart() -> Result<CartView, AppError> {
+    let state = app_state()?;
+    cart::read(&state, &Visitor::current().await?).await
+}
+
+/// Adds `quantity` (1–99) of a product; the line is capped at stock and at 99.
+#[server(endpoint = "cart/add")]
+pub async fn add_to_cart(product_id: String, quantity: String) -> Result<CartView, AppError> {
+    let product_id = parse_product_id(&product_id)?;
+    let quantity = field(parse_quantity(&quantity, false))?;
+    let state = app_state()?;
+    cart::change(&state, &Visitor::current().await?, product_id, Mode::Add, quantity).await
+}
+
+/// Sets a line's quantity (0–99; 0 removes it).
+#[server(endpoint = "cart/set")]
+pub async fn set_cart_quantity(product_id: String, quantity: String) -> Result<CartView, AppError> {
+    let product_id = parse_product_id(&product_id)?;
+    let quantity = field(parse_quantity(&quantity, true))?;
+    let state = app_state()?;
+    cart::change(&state, &Visitor::current().await?, product_id, Mode::Set, quantity).await
+}
+
+#[server(endpoint = "cart/remove")]
+pub async fn remove_from_cart(product_id: String) -> Result<CartView, AppError> {
+    let product_id = parse_product_id(&product_id)?;
+    let state = app_state()?;
+    cart::remove(&state, &Visitor::current().await?, product_id).await
+}
+
+#[server(endpoint = "cart/clear")]
+pub async fn clear_cart() -> Result<CartView, AppError> {
+    let state = app_state()?;
+    cart::clear(&state, &Visitor::current().await?).await
+}
+
+/// Restores a guest cart from the browser's saved copy: `lines` is the JSON array
+/// `[{"product_id": 1, "quantity": 2}, ...]`. Applied only when the server has no cart.
+#[server(endpoint = "cart/restore")]
+pub async fn restore_cart(lines: String) -> Result<CartView, AppError> {
+    let lines: Vec<ClientLine> = serde_json::from_str(&lines).map_err(|_| {
+        AppError::BadRequest("lines must be a JSON array of {\"product_id\": n, \"quantity\": n}.".into())
+    })?;
+    if lines.len() > MAX_LINES * 2 {
+        return Err(AppError::Invalid(format!("At most {MAX_LINES} lines can be restored.")));
+    }
+    let state = app_state()?;
+    cart::restore(&state, &Visitor::current().await?, lines).await
+}

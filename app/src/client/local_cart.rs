@@ -1,0 +1,111 @@
+//! The guest's cart mirrored in localStorage: `{lines: [{product_id, quantity}], version, saved_at}`
+//! under one key. It is only a backup: the server checks everything restored from it, and when
+//! the server has a cart, the server wins and overwrites this copy.
+
+use crate::domain::cart::{ClientLine, MAX_LINES, MAX_QUANTITY};
+use crate::model::CartView;
+use serde::{Deserialize, Serialize};
+
+pub const KEY: &str = "copperleaf.cart.v1";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedCart {
+    pub lines: Vec<ClientLine>,
+    pub version: u64,
+    pub saved_at: i64,
+}
+
+impl SavedCart {
+    pub fn from_view(view: &CartView, now_ms: i64) -> SavedCart {
+        SavedCart {
+            lines: view
+                .lines
+                .iter()
+                .filter(|l| l.on_sale)
+                .map(|l| ClientLine { product_id: l.product_id, quantity: i64::from(l.quantity) })
+                .collect(),
+            version: view.version,
+            saved_at: now_ms,
+        }
+    }
+
+    /// Parses a stored value; anything malformed or implausible (tampered) is rejected whole.
+    pub fn parse(raw: &str) -> Option<SavedCart> {
+        let saved: SavedCart = serde_json::from_str(raw).ok()?;
+        let plausible = saved.lines.len() <= MAX_LINES
+            && saved.lines.iter().all(|l| l.product_id > 0 && (1..=i64::from(MAX_QUANTITY)).contains(&l.quantity));
+        plausible.then_some(saved)
+    }
+
+    /// Same lines and version: writing it again would only wake other tabs for nothing.
+    pub fn same_as(&self, other: &SavedCart) -> bool {
+        self.version == other.version && self.lines == other.lines
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+/// The saved copy, if there is a valid one. A corrupt or tampered value is removed.
+pub fn load() -> Option<SavedCart> {
+    #[cfg(feature = "hydrate")]
+    {
+        let storage = storage()?;
+        let raw = storage.get_item(KEY).ok()??;
+        match SavedCart::parse(&raw) {
+            Some(saved) => Some(saved),
+            None => {
+                let _ = storage.remove_item(KEY);
+                None
+            }
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    None
+}
+
+/// Saves the cart unless the same lines and version are already saved.
+pub fn save(view: &CartView) {
+    #[cfg(feature = "hydrate")]
+    {
+        let Some(storage) = storage() else { return };
+        let saved = SavedCart::from_view(view, js_sys::Date::now() as i64);
+        if load().is_some_and(|old| old.same_as(&saved)) {
+            return;
+        }
+        if let Ok(json) = serde_json::to_string(&saved) {
+            let _ = storage.set_item(KEY, &json);
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = view;
+}
+
+pub fn clear() {
+    #[cfg(feature = "hydrate")]
+    if let Some(storage) = storage() {
+        let _ = storage.remove_item(KEY);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tampered_copies_are_rejected() {
+        assert!(SavedCart::parse(r#"{"lines":[{"product_id":3,"quantity":2}],"version":4,"saved_at":1}"#).is_some());
+        for bad in [
+            "not json",
+            r#"{"lines":"x","version":1,"saved_at":1}"#,
+            r#"{"lines":[{"product_id":3,"quantity":0}],"version":1,"saved_at":1}"#,
+            r#"{"lines":[{"product_id":-3,"quantity":1}],"version":1,"saved_at":1}"#,
+            r#"{"lines":[{"product_id":3,"quantity":100}],"version":1,"saved_at":1}"#,
+            r#"{"lines":[{"product_id":3,"quantity":1,"price_cents":1}],"version":-1,"saved_at":1}"#,
+        ] {
+            assert!(SavedCart::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

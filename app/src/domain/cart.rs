@@ -1,0 +1,330 @@
+//! Cart rules: limits, caps, input parsing, and turning stored lines plus current catalogue
+//! data into what the shopper sees. Pure functions; the stores apply the caps atomically.
+
+use crate::domain::money::Currency;
+use crate::model::{CartLine, CartView, ProductCard};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Most units of one product in a cart.
+pub const MAX_QUANTITY: u32 = 99;
+/// Most distinct products in a cart.
+pub const MAX_LINES: usize = 100;
+
+/// A line as the stores keep it: no names or current prices, only what was chosen and the price
+/// seen when it was chosen (to tell the shopper when it changed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredLine {
+    pub product_id: i64,
+    pub quantity: u32,
+    pub price_cents: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StoredCart {
+    /// In the order they were first added.
+    pub lines: Vec<StoredLine>,
+    /// Increases with every change; 0 means the cart was never written.
+    pub version: u64,
+}
+
+impl StoredCart {
+    pub fn quantity_of(&self, product_id: i64) -> u32 {
+        self.lines.iter().find(|l| l.product_id == product_id).map(|l| l.quantity).unwrap_or(0)
+    }
+
+    /// Never written, or gone (expired session, flushed store): the only state a browser copy
+    /// may be restored into.
+    pub fn is_pristine(&self) -> bool {
+        self.version == 0 && self.lines.is_empty()
+    }
+}
+
+/// How many units of a product one line may hold: the per-line maximum or the stock, if lower.
+pub fn line_cap(stock: i64) -> u32 {
+    stock.clamp(0, i64::from(MAX_QUANTITY)) as u32
+}
+
+/// Why a form field was refused. `Malformed` maps to 400, `OutOfRange` to 422.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldError {
+    Malformed(String),
+    OutOfRange(String),
+}
+
+/// Parses a whole number from a form field and checks its range.
+pub fn parse_int_field(raw: &str, field: &str, min: i64, max: i64) -> Result<i64, FieldError> {
+    let trimmed = raw.trim();
+    let value: i64 = match trimmed.parse() {
+        Ok(v) => v,
+        // A number too large for i64 is still a number: out of range, not malformed.
+        Err(_) if !trimmed.is_empty() && trimmed.trim_start_matches(['-', '+']).bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(FieldError::OutOfRange(format!("{field} must be between {min} and {max}.")))
+        }
+        Err(_) => return Err(FieldError::Malformed(format!("{field} must be a whole number."))),
+    };
+    if value < min || value > max {
+        return Err(FieldError::OutOfRange(format!("{field} must be between {min} and {max}.")));
+    }
+    Ok(value)
+}
+
+pub fn parse_quantity(raw: &str, allow_zero: bool) -> Result<u32, FieldError> {
+    let min = if allow_zero { 0 } else { 1 };
+    parse_int_field(raw, "Quantity", min, i64::from(MAX_QUANTITY)).map(|v| v as u32)
+}
+
+pub fn parse_product_id(raw: &str) -> Result<i64, FieldError> {
+    parse_int_field(raw, "Product id", 1, i64::MAX)
+}
+
+/// A line of a browser's saved cart, before the server has checked it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientLine {
+    pub product_id: i64,
+    pub quantity: i64,
+}
+
+/// What restoring or merging could not keep.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Adjustment {
+    /// Not in the catalogue, or no longer sold.
+    Unavailable {
+        product_id: i64,
+    },
+    SoldOut {
+        product_id: i64,
+        name: String,
+    },
+    /// Fewer units than asked for: stock or the per-line maximum.
+    Capped {
+        product_id: i64,
+        name: String,
+        requested: u32,
+        kept: u32,
+    },
+    /// Over the line limit.
+    TooManyLines {
+        product_id: i64,
+    },
+}
+
+impl Adjustment {
+    pub fn message(&self) -> String {
+        match self {
+            Adjustment::Unavailable { .. } => "An item is no longer available and was removed.".into(),
+            Adjustment::SoldOut { name, .. } => format!("{name} is sold out and was removed."),
+            Adjustment::Capped { name, kept, .. } => {
+                format!("Only {kept} of {name} can be in your cart, so the quantity was set to {kept}.")
+            }
+            Adjustment::TooManyLines { .. } => {
+                format!("A cart holds at most {MAX_LINES} different products; the rest were left out.")
+            }
+        }
+    }
+}
+
+/// Checks a browser's saved lines against the catalogue: unknown or retired products and sold-out
+/// ones are dropped, quantities are capped, duplicates are summed, at most `MAX_LINES` are kept.
+/// `products` holds the active products among the requested ids.
+pub fn validate_client_lines(
+    lines: &[ClientLine],
+    products: &HashMap<i64, ProductCard>,
+) -> (Vec<StoredLine>, Vec<Adjustment>) {
+    let mut kept: Vec<StoredLine> = Vec::new();
+    let mut adjustments = Vec::new();
+    // Sum duplicates first, in first-seen order.
+    let mut wanted: Vec<(i64, i64)> = Vec::new();
+    for l in lines {
+        match wanted.iter_mut().find(|(id, _)| *id == l.product_id) {
+            Some((_, q)) => *q = q.saturating_add(l.quantity.max(0)),
+            None => wanted.push((l.product_id, l.quantity.max(0))),
+        }
+    }
+    for (product_id, quantity) in wanted {
+        if quantity <= 0 {
+            continue;
+        }
+        let Some(card) = products.get(&product_id) else {
+            adjustments.push(Adjustment::Unavailable { product_id });
+            continue;
+        };
+        let cap = line_cap(card.stock);
+        if cap == 0 {
+            adjustments.push(Adjustment::SoldOut { product_id, name: card.name.clone() });
+            continue;
+        }
+        if kept.len() >= MAX_LINES {
+            adjustments.push(Adjustment::TooManyLines { product_id });
+            continue;
+        }
+        let requested = quantity.min(i64::from(u32::MAX)) as u32;
+        let q = requested.min(cap);
+        if q < requested {
+            adjustments.push(Adjustment::Capped { product_id, name: card.name.clone(), requested, kept: q });
+        }
+        kept.push(StoredLine { product_id, quantity: q, price_cents: card.price_cents });
+    }
+    (kept, adjustments)
+}
+
+/// The cart as the shopper sees it: current names, prices and stock from the catalogue.
+/// Lines whose product is gone stay visible (so the shopper can see and remove them) but are
+/// not counted or charged.
+pub fn build_view(stored: &StoredCart, products: &HashMap<i64, ProductCard>, guest: bool) -> CartView {
+    let mut lines = Vec::with_capacity(stored.lines.len());
+    let mut subtotal: i64 = 0;
+    let mut items: u32 = 0;
+    let mut currency = Currency::default();
+    let mut notices = Vec::new();
+    let mut any_price_change = false;
+    for l in &stored.lines {
+        match products.get(&l.product_id) {
+            Some(card) => {
+                currency = card.currency;
+                let line_total = card.price_cents.saturating_mul(i64::from(l.quantity));
+                subtotal = subtotal.saturating_add(line_total);
+                items += l.quantity;
+                let previous = (l.price_cents != card.price_cents).then_some(l.price_cents);
+                any_price_change |= previous.is_some();
+                if card.stock < i64::from(l.quantity) {
+                    notices.push(if card.stock <= 0 {
+                        format!("{} has sold out since you added it.", card.name)
+                    } else {
+                        format!("Only {} of {} left: lower the quantity to check out.", card.stock, card.name)
+                    });
+                }
+                lines.push(CartLine {
+                    product_id: l.product_id,
+                    slug: card.slug.clone(),
+                    name: card.name.clone(),
+                    image: card.image.clone(),
+                    unit_price_cents: card.price_cents,
+                    quantity: l.quantity,
+                    line_total_cents: line_total,
+                    stock_available: card.stock.max(0),
+                    on_sale: true,
+                    previous_price_cents: previous,
+                });
+            }
+            None => lines.push(CartLine {
+                product_id: l.product_id,
+                slug: String::new(),
+                name: "Item no longer available".into(),
+                image: String::new(),
+                unit_price_cents: 0,
+                quantity: l.quantity,
+                line_total_cents: 0,
+                stock_available: 0,
+                on_sale: false,
+                previous_price_cents: None,
+            }),
+        }
+    }
+    if any_price_change {
+        notices.insert(0, "Some prices changed since you added the items; the cart shows today's prices.".into());
+    }
+    CartView { lines, subtotal_cents: subtotal, currency, item_count: items, version: stored.version, guest, notices }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(id: i64, price: i64, stock: i64) -> ProductCard {
+        ProductCard {
+            id,
+            slug: format!("p-{id}"),
+            name: format!("Product {id}"),
+            price_cents: price,
+            currency: Currency::USD,
+            stock,
+            image: String::new(),
+            category_id: 1,
+        }
+    }
+
+    #[test]
+    fn caps_follow_stock_and_the_line_maximum() {
+        assert_eq!(line_cap(0), 0);
+        assert_eq!(line_cap(-4), 0);
+        assert_eq!(line_cap(7), 7);
+        assert_eq!(line_cap(5000), MAX_QUANTITY);
+    }
+
+    #[test]
+    fn quantities_are_parsed_strictly() {
+        assert_eq!(parse_quantity("3", false), Ok(3));
+        assert_eq!(parse_quantity(" 99 ", false), Ok(99));
+        assert_eq!(parse_quantity("0", true), Ok(0));
+        assert!(matches!(parse_quantity("0", false), Err(FieldError::OutOfRange(_))));
+        assert!(matches!(parse_quantity("-1", false), Err(FieldError::OutOfRange(_))));
+        assert!(matches!(parse_quantity("100", false), Err(FieldError::OutOfRange(_))));
+        assert!(matches!(parse_quantity("9223372036854775808", false), Err(FieldError::OutOfRange(_))));
+        assert!(matches!(parse_quantity("abc", false), Err(FieldError::Malformed(_))));
+        assert!(matches!(parse_quantity("1.5", false), Err(FieldError::Malformed(_))));
+        assert!(matches!(parse_quantity("", false), Err(FieldError::Malformed(_))));
+        assert!(matches!(parse_product_id("-3"), Err(FieldError::OutOfRange(_))));
+        assert_eq!(parse_product_id("42"), Ok(42));
+    }
+
+    #[test]
+    fn the_view_uses_current_prices_and_flags_changes() {
+        let stored = StoredCart {
+            lines: vec![
+                StoredLine { product_id: 1, quantity: 2, price_cents: 1000 },
+                StoredLine { product_id: 2, quantity: 1, price_cents: 550 },
+                StoredLine { product_id: 3, quantity: 4, price_cents: 100 },
+            ],
+            version: 7,
+        };
+        let products: HashMap<_, _> = [(1, card(1, 1200, 10)), (2, card(2, 550, 0))].into_iter().collect();
+        let v = build_view(&stored, &products, true);
+        assert_eq!(v.version, 7);
+        assert_eq!(v.lines.len(), 3);
+        assert_eq!(v.lines[0].unit_price_cents, 1200);
+        assert_eq!(v.lines[0].line_total_cents, 2400);
+        assert_eq!(v.lines[0].previous_price_cents, Some(1000));
+        assert_eq!(v.lines[1].previous_price_cents, None);
+        assert!(!v.lines[2].on_sale, "unknown product is shown as unavailable");
+        assert_eq!(v.subtotal_cents, 2400 + 550);
+        assert_eq!(v.item_count, 3);
+        assert!(v.notices.iter().any(|n| n.contains("prices changed")));
+        assert!(v.notices.iter().any(|n| n.contains("sold out")));
+    }
+
+    #[test]
+    fn client_lines_are_checked_against_the_catalogue() {
+        let products: HashMap<_, _> =
+            [(1, card(1, 100, 3)), (2, card(2, 100, 0)), (4, card(4, 100, 500))].into_iter().collect();
+        let lines = vec![
+            ClientLine { product_id: 1, quantity: 5 },
+            ClientLine { product_id: 2, quantity: 1 },
+            ClientLine { product_id: 3, quantity: 1 },
+            ClientLine { product_id: 4, quantity: 60 },
+            ClientLine { product_id: 4, quantity: 60 },
+            ClientLine { product_id: 5, quantity: -2 },
+        ];
+        let (kept, adj) = validate_client_lines(&lines, &products);
+        assert_eq!(
+            kept,
+            vec![
+                StoredLine { product_id: 1, quantity: 3, price_cents: 100 },
+                StoredLine { product_id: 4, quantity: 99, price_cents: 100 },
+            ]
+        );
+        assert!(adj.contains(&Adjustment::SoldOut { product_id: 2, name: "Product 2".into() }));
+        assert!(adj.contains(&Adjustment::Unavailable { product_id: 3 }));
+        assert!(adj.iter().any(|a| matches!(a, Adjustment::Capped { product_id: 1, kept: 3, .. })));
+        assert!(adj.iter().any(|a| matches!(a, Adjustment::Capped { product_id: 4, requested: 120, kept: 99, .. })));
+    }
+
+    #[test]
+    fn restoring_keeps_at_most_the_line_limit() {
+        let products: HashMap<_, _> = (1..=150).map(|i| (i, card(i, 100, 10))).collect();
+        let lines: Vec<_> = (1..=150).map(|i| ClientLine { product_id: i, quantity: 1 }).collect();
+        let (kept, adj) = validate_client_lines(&lines, &products);
+        assert_eq!(kept.len(), MAX_LINES);
+        assert_eq!(adj.len(), 50);
+    }
+}

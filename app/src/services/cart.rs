@@ -1,0 +1,180 @@
+//! Cart use cases: read, add, set, remove, clear, restore. Prices and stock always come from
+//! the catalogue; the browser sends only product ids and quantities.
+
+use super::visitor::Visitor;
+use crate::domain::cart::{
+    build_view, line_cap, validate_client_lines, Adjustment, ClientLine, StoredCart, MAX_LINES, MAX_QUANTITY,
+};
+use crate::error::AppError;
+use crate::model::CartView;
+use crate::state::AppState;
+use crate::storage::cart_store::{CartOwner, CartStore, LineChange, Mode, StoreError};
+use std::sync::Arc;
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::CartFull => AppError::Invalid(format!(
+                "Your cart already holds {MAX_LINES} different products. Remove one to add another."
+            )),
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "cart storage unavailable");
+                metrics::counter!("shop_cart_store_unavailable_total").increment(1);
+                AppError::Unavailable(
+                    "Your cart is temporarily unavailable. Nothing was changed; please try again in a moment.".into(),
+                )
+            }
+            StoreError::Backend(detail) => {
+                tracing::error!(%detail, "cart storage failed");
+                AppError::internal()
+            }
+        }
+    }
+}
+
+/// The store that holds this owner's cart.
+pub fn store_for(state: &AppState, owner: &CartOwner) -> Arc<dyn CartStore> {
+    match owner {
+        CartOwner::Guest(_) => state.guest_carts.clone(),
+        CartOwner::User(_) => state.user_carts.clone(),
+    }
+}
+
+/// Builds the shopper's view of a stored cart with today's catalogue data.
+pub async fn view_of(state: &AppState, stored: &StoredCart, guest: bool) -> Result<CartView, AppError> {
+    let ids: Vec<i64> = stored.lines.iter().map(|l| l.product_id).collect();
+    let cards = state.catalog.cards(&ids).await?;
+    Ok(build_view(stored, &cards, guest))
+}
+
+pub async fn read(state: &AppState, visitor: &Visitor) -> Result<CartView, AppError> {
+    let Some(owner) = visitor.cart_owner(false).await? else {
+        return Ok(CartView { guest: true, ..CartView::default() });
+    };
+    let stored = store_for(state, &owner).load(&owner).await?;
+    view_of(state, &stored, owner.is_guest()).await
+}
+
+/// Adds (`Mode::Add`) or sets (`Mode::Set`, 0 removes) a line, capped at stock and the line maximum.
+pub async fn change(
+    state: &AppState,
+    visitor: &Visitor,
+    product_id: i64,
+    mode: Mode,
+    quantity: u32,
+) -> Result<CartView, AppError> {
+    let card = state.catalog.card(product_id).await?;
+    let owner = visitor.cart_owner(true).await?.ok_or_else(AppError::internal)?;
+    let store = store_for(state, &owner);
+    let Some(card) = card else {
+        if mode == Mode::Set && quantity == 0 {
+            // Removing a line whose product has gone is always allowed.
+            let stored = store.remove(&owner, product_id).await?;
+            return view_of(state, &stored, owner.is_guest()).await;
+        }
+        return Err(AppError::Invalid("That product does not exist or is no longer sold.".into()));
+    };
+    let cap = line_cap(card.stock);
+    if cap == 0 && quantity > 0 {
+        return Err(AppError::Invalid(format!("{} is sold out.", card.name)));
+    }
+    let request = LineChange { product_id, mode, quantity, cap, price_cents: card.price_cents, max_lines: MAX_LINES };
+    let result = store.change(&owner, request).await;
+    let outcome = match &result {
+        Ok(c) if c.capped => "capped",
+        Ok(_) => "ok",
+        Err(StoreError::CartFull) => "cart_full",
+        Err(StoreError::Unavailable(_)) => "unavailable",
+        Err(StoreError::Backend(_)) => "error",
+    };
+    let op = match mode {
+        Mode::Add => "add",
+        Mode::Set => "set",
+    };
+    metrics::counter!("shop_cart_operations_total", "op" => op, "outcome" => outcome).increment(1);
+    let change = result?;
+    let mut view = view_of(state, &change.cart, owner.is_guest()).await?;
+    if change.capped {
+        view.notices.insert(
+            0,
+            if card.stock < i64::from(MAX_QUANTITY) {
+                format!("Only {} of {} in stock, so your cart has {}.", card.stock, card.name, change.quantity)
+            } else {
+                format!(
+                    "At most {cap} of one product per order, so your cart has {} of {}.",
+                    change.quantity, card.name
+                )
+            },
+        );
+    }
+    Ok(view)
+}
+
+pub async fn remove(state: &AppState, visitor: &Visitor, product_id: i64) -> Result<CartView, AppError> {
+    let Some(owner) = visitor.cart_owner(false).await? else {
+        return Ok(CartView { guest: true, ..CartView::default() });
+    };
+    let stored = store_for(state, &owner).remove(&owner, product_id).await?;
+    metrics::counter!("shop_cart_operations_total", "op" => "remove", "outcome" => "ok").increment(1);
+    view_of(state, &stored, owner.is_guest()).await
+}
+
+pub async fn clear(state: &AppState, visitor: &Visitor) -> Result<CartView, AppError> {
+    let Some(owner) = visitor.cart_owner(false).await? else {
+        return Ok(CartView { guest: true, ..CartView::default() });
+    };
+    let stored = store_for(state, &owner).clear(&owner).await?;
+    metrics::counter!("shop_cart_operations_total", "op" => "clear", "outcome" => "ok").increment(1);
+    view_of(state, &stored, owner.is_guest()).await
+}
+
+/// Restores a guest's cart from the browser's copy when the server has lost it (expired session,
+/// cleared cookie, flushed store). Everything is checked here; the answer says what was dropped.
+/// A cart that exists on the server is never overwritten: the server wins.
+pub async fn restore(state: &AppState, visitor: &Visitor, lines: Vec<ClientLine>) -> Result<CartView, AppError> {
+    if visitor.user_id().await?.is_some() {
+        // Accounts keep their cart on the server; a browser copy never overrides it.
+        return read(state, visitor).await;
+    }
+    let ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
+    let cards = state.catalog.cards(&ids).await?;
+    let (kept, adjustments) = validate_client_lines(&lines, &cards);
+    let owner = visitor.cart_owner(true).await?.ok_or_else(AppError::internal)?;
+    let store = store_for(state, &owner);
+    match store.restore_if_pristine(&owner, &kept).await? {
+        Some(stored) => {
+            metrics::counter!("shop_cart_operations_total", "op" => "restore", "outcome" => "ok").increment(1);
+            let mut view = view_of(state, &stored, true).await?;
+            view.notices.extend(adjustment_notices(&adjustments));
+            if !kept.is_empty() {
+                view.notices.insert(0, "We restored the cart saved in this browser.".into());
+            }
+            Ok(view)
+        }
+        None => {
+            metrics::counter!("shop_cart_operations_total", "op" => "restore", "outcome" => "server_wins").increment(1);
+            let stored = store.load(&owner).await?;
+            view_of(state, &stored, true).await
+        }
+    }
+}
+
+/// Shopper-facing messages for lines that were dropped or capped, unknown products summed up.
+pub fn adjustment_notices(adjustments: &[Adjustment]) -> Vec<String> {
+    let unavailable = adjustments.iter().filter(|a| matches!(a, Adjustment::Unavailable { .. })).count();
+    let too_many = adjustments.iter().filter(|a| matches!(a, Adjustment::TooManyLines { .. })).count();
+    let mut out: Vec<String> = adjustments
+        .iter()
+        .filter(|a| matches!(a, Adjustment::SoldOut { .. } | Adjustment::Capped { .. }))
+        .map(Adjustment::message)
+        .collect();
+    match unavailable {
+        0 => {}
+        1 => out.push("1 item is no longer available and was removed.".into()),
+        n => out.push(format!("{n} items are no longer available and were removed.")),
+    }
+    if too_many > 0 {
+        out.push(format!("A cart holds at most {MAX_LINES} different products; {too_many} were left out."));
+    }
+    out
+}

@@ -1,0 +1,6 @@
+//! Server-side use cases called by the server functions: each takes the `AppState` and the
+//! visitor, applies the domain rules and talks to storage.
+
+pub mod cart;
+pub mod flash;
+pub mod visitor;

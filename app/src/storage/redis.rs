@@ -1,0 +1,126 @@
+//! The Redis connection pool and the circuit breaker every Redis caller goes through.
+//!
+//! fred reconnects in the background forever. The breaker makes callers fail fast while Redis
+//! is down instead of each waiting for a timeout: after `FAILURES_TO_OPEN` consecutive failures
+//! it opens for `OPEN_FOR`, then lets calls through again; one success closes it.
+
+use fred::prelude::{Builder, ClientLike, Config, Pool, ReconnectPolicy};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const FAILURES_TO_OPEN: u32 = 3;
+const OPEN_FOR_MS: i64 = 2_000;
+/// Longest a single Redis call may take before it counts as a failure.
+pub const CALL_TIMEOUT: Duration = Duration::from_millis(1_000);
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum RedisError {
+    #[error("Redis is unavailable (circuit open)")]
+    Open,
+    #[error("Redis timed out")]
+    Timeout,
+    #[error("Redis error: {0}")]
+    Command(String),
+}
+
+#[derive(Default)]
+struct Breaker {
+    failures: AtomicU32,
+    open_until_ms: AtomicI64,
+    open: AtomicBool,
+}
+
+#[derive(Clone)]
+pub struct Redis {
+    pub pool: Pool,
+    breaker: Arc<Breaker>,
+}
+
+fn now_ms() -> i64 {
+    crate::storage::db::now_ms()
+}
+
+impl Redis {
+    /// Builds the pool and starts connecting in the background. Does not fail when Redis is down:
+    /// the shop starts anyway and the breaker reports the outage until Redis answers.
+    pub async fn connect(url: &str, pool_size: usize) -> Result<Redis, RedisError> {
+        let config = Config::from_url(url).map_err(|e| RedisError::Command(e.to_string()))?;
+        let pool = Builder::from_config(config)
+            .with_connection_config(|c| {
+                c.connection_timeout = Duration::from_secs(2);
+                c.internal_command_timeout = Duration::from_secs(2);
+                c.max_command_attempts = 2;
+            })
+            .with_performance_config(|p| {
+                p.default_command_timeout = CALL_TIMEOUT;
+            })
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
+            .build_pool(pool_size)
+            .map_err(|e| RedisError::Command(e.to_string()))?;
+        pool.connect();
+        let redis = Redis { pool, breaker: Arc::new(Breaker::default()) };
+        if tokio::time::timeout(Duration::from_secs(3), redis.pool.wait_for_connect()).await.is_err() {
+            tracing::warn!("Redis is not reachable yet; carrying on and reconnecting in the background");
+        }
+        Ok(redis)
+    }
+
+    /// Runs one Redis operation through the breaker and the timeout.
+    pub async fn call<T, E, F>(&self, op: F) -> Result<T, RedisError>
+    where
+        E: std::fmt::Display,
+        F: Future<Output = Result<T, E>>,
+    {
+        if self.is_open() {
+            metrics::counter!("shop_redis_errors_total", "kind" => "circuit_open").increment(1);
+            return Err(RedisError::Open);
+        }
+        match tokio::time::timeout(CALL_TIMEOUT, op).await {
+            Ok(Ok(v)) => {
+                self.record_success();
+                Ok(v)
+            }
+            Ok(Err(e)) => {
+                self.record_failure();
+                metrics::counter!("shop_redis_errors_total", "kind" => "command").increment(1);
+                Err(RedisError::Command(e.to_string()))
+            }
+            Err(_) => {
+                self.record_failure();
+                metrics::counter!("shop_redis_errors_total", "kind" => "timeout").increment(1);
+                Err(RedisError::Timeout)
+            }
+        }
+    }
+
+    /// True while failing fast.
+    pub fn is_open(&self) -> bool {
+        self.breaker.open.load(Ordering::Relaxed) && now_ms() < self.breaker.open_until_ms.load(Ordering::Relaxed)
+    }
+
+    fn record_success(&self) {
+        self.breaker.failures.store(0, Ordering::Relaxed);
+        if self.breaker.open.swap(false, Ordering::Relaxed) {
+            tracing::info!("Redis is back; circuit closed");
+            metrics::gauge!("shop_redis_circuit_open").set(0.0);
+        }
+    }
+
+    fn record_failure(&self) {
+        let failures = self.breaker.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        if failures >= FAILURES_TO_OPEN {
+            self.breaker.open_until_ms.store(now_ms() + OPEN_FOR_MS, Ordering::Relaxed);
+            if !self.breaker.open.swap(true, Ordering::Relaxed) {
+                tracing::warn!(failures, "Redis failing; circuit opened");
+                metrics::gauge!("shop_redis_circuit_open").set(1.0);
+            }
+        }
+    }
+
+    /// PING through the breaker, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), RedisError> {
+        self.call(async { self.pool.next().ping::<String>(None).await.map(|_| ()) }).await
+    }
+}

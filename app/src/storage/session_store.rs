@@ -1,0 +1,180 @@
+//! Session stores. With `REDIS_URL`: tower-sessions-redis-store behind the Redis circuit breaker.
+//! Without: `SqlSessionStore`, a table in the shop's own database, so the default run needs no
+//! other service. Sessions hold identity only (user id, flags); carts live in the cart stores.
+
+use super::db::{now_ms, Db};
+use super::redis::Redis;
+use async_trait::async_trait;
+use sqlx::Row;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{Error, Result, SessionStore};
+use tower_sessions_redis_store::RedisStore;
+
+#[derive(Clone, Debug)]
+pub struct SqlSessionStore {
+    db: Db,
+}
+
+impl SqlSessionStore {
+    pub fn new(db: Db) -> Self {
+        SqlSessionStore { db }
+    }
+
+    /// Deletes expired sessions; run periodically.
+    pub async fn delete_expired(&self) -> std::result::Result<u64, sqlx::Error> {
+        let res =
+            sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now_ms()).execute(&self.db.pool).await?;
+        Ok(res.rows_affected())
+    }
+}
+
+fn backend(e: sqlx::Error) -> Error {
+    Error::Backend(e.to_string())
+}
+
+fn expiry_ms(record: &Record) -> i64 {
+    (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+#[async_trait]
+impl SessionStore for SqlSessionStore {
+    async fn create(&self, record: &mut Record) -> Result<()> {
+        let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
+        // A fresh random 128-bit id practically never collides; if it does, draw another.
+        for _ in 0..8 {
+            let inserted = sqlx::query(
+                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(record.id.to_string())
+            .bind(&data)
+            .bind(expiry_ms(record))
+            .execute(&self.db.pool)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+            if inserted == 1 {
+                return Ok(());
+            }
+            record.id = Id::default();
+        }
+        Err(Error::Backend("could not allocate a session id".into()))
+    }
+
+    async fn save(&self, record: &Record) -> Result<()> {
+        let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(record.id.to_string())
+        .bind(data)
+        .bind(expiry_ms(record))
+        .execute(&self.db.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> Result<Option<Record>> {
+        let row = sqlx::query("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
+            .bind(id.to_string())
+            .bind(now_ms())
+            .fetch_optional(&self.db.pool)
+            .await
+            .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let data: String = row.try_get("data").map_err(backend)?;
+        let expires: i64 = row.try_get("expires_at").map_err(backend)?;
+        let expiry_date = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(expires) * 1_000_000)
+            .map_err(|e| Error::Decode(e.to_string()))?;
+        let data = serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?;
+        Ok(Some(Record { id: *id, data, expiry_date }))
+    }
+
+    async fn delete(&self, id: &Id) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.db.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+/// The Redis session store, failing fast through the shared circuit breaker while Redis is down.
+#[derive(Clone)]
+pub struct GuardedRedisStore {
+    redis: Redis,
+    inner: RedisStore<fred::prelude::Pool>,
+}
+
+impl std::fmt::Debug for GuardedRedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GuardedRedisStore")
+    }
+}
+
+impl GuardedRedisStore {
+    pub fn new(redis: Redis) -> Self {
+        GuardedRedisStore { inner: RedisStore::new(redis.pool.clone()), redis }
+    }
+}
+
+fn unavailable(e: super::redis::RedisError) -> Error {
+    metrics::counter!("shop_session_store_errors_total").increment(1);
+    Error::Backend(e.to_string())
+}
+
+#[async_trait]
+impl SessionStore for GuardedRedisStore {
+    async fn create(&self, record: &mut Record) -> Result<()> {
+        self.redis.call(self.inner.create(record)).await.map_err(unavailable)
+    }
+
+    async fn save(&self, record: &Record) -> Result<()> {
+        self.redis.call(self.inner.save(record)).await.map_err(unavailable)
+    }
+
+    async fn load(&self, id: &Id) -> Result<Option<Record>> {
+        self.redis.call(self.inner.load(id)).await.map_err(unavailable)
+    }
+
+    async fn delete(&self, id: &Id) -> Result<()> {
+        self.redis.call(self.inner.delete(id)).await.map_err(unavailable)
+    }
+}
+
+/// Either store, chosen at start-up.
+#[derive(Clone, Debug)]
+pub enum ShopSessionStore {
+    Sql(SqlSessionStore),
+    Redis(GuardedRedisStore),
+}
+
+#[async_trait]
+impl SessionStore for ShopSessionStore {
+    async fn create(&self, record: &mut Record) -> Result<()> {
+        match self {
+            ShopSessionStore::Sql(s) => s.create(record).await,
+            ShopSessionStore::Redis(s) => s.create(record).await,
+        }
+    }
+    async fn save(&self, record: &Record) -> Result<()> {
+        match self {
+            ShopSessionStore::Sql(s) => s.save(record).await,
+            ShopSessionStore::Redis(s) => s.save(record).await,
+        }
+    }
+    async fn load(&self, id: &Id) -> Result<Option<Record>> {
+        match self {
+            ShopSessionStore::Sql(s) => s.load(id).await,
+            ShopSessionStore::Redis(s) => s.load(id).await,
+        }
+    }
+    async fn delete(&self, id: &Id) -> Result<()> {
+        match self {
+            ShopSessionStore::Sql(s) => s.delete(id).await,
+            ShopSessionStore::Redis(s) => s.delete(id).await,
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Carts in SQL: `carts` (one row per owner, with the version) and `cart_items`.
+//!
+//! Every mutation is one transaction that starts by upserting the cart row. On PostgreSQL that
+//! takes the row lock, so changes to one cart run one after another; on SQLite `BEGIN IMMEDIATE`
+//! takes the database write lock. Either way the read-compute-write inside cannot interleave with
+//! another writer of the same cart, and the line limit and caps hold under concurrency.
+
+use super::cart_store::{CartOwner, CartStore, Change, LineChange, Mode, StoreError};
+use super::db::{now_ms, Db, Tx};
+use crate::domain::cart::{StoredCart, StoredLine, MAX_QUANTITY};
+use async_trait::async_trait;
+use sqlx::Row;
+
+#[derive(Clone, Debug)]
+pub struct SqlCartStore {
+    db: Db,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            e => StoreError::Backend(e.to_string()),
+        }
+    }
+}
+
+/// Creates the cart row if needed and locks it; returns (id, version).
+pub(crate) async fn lock_cart(tx: &mut Tx, owner: &str) -> Result<(i64, i64), sqlx::Error> {
+    let row = sqlx::query(
+        "INSERT INTO carts (owner, version, updated_at) VALUES ($1, 0, $2) \
+         ON CONFLICT (owner) DO UPDATE SET updated_at = excluded.updated_at RETURNING id, version",
+    )
+    .bind(owner)
+    .bind(now_ms())
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((row.try_get("id")?, row.try_get("version")?))
+}
+
+pub(crate) async fn bump_version(tx: &mut Tx, cart_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("UPDATE carts SET version = version + 1 WHERE id = $1 RETURNING version")
+        .bind(cart_id)
+        .fetch_one(&mut **tx)
+        .await
+}
+
+pub(crate) async fn read_lines(tx: &mut Tx, cart_id: i64) -> Result<Vec<StoredLine>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT product_id, quantity, price_cents FROM cart_items WHERE cart_id = $1 ORDER BY position, product_id",
+    )
+    .bind(cart_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(line_from_row).collect()
+}
+
+fn line_from_row(row: &sqlx::any::AnyRow) -> Result<StoredLine, sqlx::Error> {
+    let q: i64 = row.try_get("quantity")?;
+    Ok(StoredLine {
+        product_id: row.try_get("product_id")?,
+        quantity: q as u32,
+        price_cents: row.try_get("price_cents")?,
+    })
+}
+
+/// Adds `lines` to a locked cart, capping each at the per-line maximum (used by merge and put-back).
+pub(crate) async fn add_lines(tx: &mut Tx, cart_id: i64, lines: &[StoredLine]) -> Result<(), sqlx::Error> {
+    for (i, l) in lines.iter().enumerate() {
+        let position = now_ms() * 1000 + i as i64;
+        sqlx::query(
+            "INSERT INTO cart_items (cart_id, product_id, quantity, price_cents, position) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (cart_id, product_id) DO UPDATE SET \
+             quantity = CASE WHEN cart_items.quantity + excluded.quantity > $6 THEN $6 \
+                             ELSE cart_items.quantity + excluded.quantity END, \
+             price_cents = excluded.price_cents",
+        )
+        .bind(cart_id)
+        .bind(l.product_id)
+        .bind(i64::from(l.quantity.min(MAX_QUANTITY)))
+        .bind(l.price_cents)
+        .bind(position)
+        .bind(i64::from(MAX_QUANTITY))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl SqlCartStore {
+    pub fn new(db: Db) -> Self {
+        SqlCartStore { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Deletes guest carts untouched for `max_age_ms` (their sessions are gone too).
+    pub async fn purge_guest_carts(&self, max_age_ms: i64) -> Result<u64, sqlx::Error> {
+        let res = sqlx::query("DELETE FROM carts WHERE owner LIKE 'g:%' AND updated_at < $1")
+            .bind(now_ms() - max_age_ms)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(res.rows_affected())
+    }
+}
+
+#[async_trait]
+impl CartStore for SqlCartStore {
+    async fn load(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.version, i.product_id, i.quantity, i.price_cents FROM carts c \
+             LEFT JOIN cart_items i ON i.cart_id = c.id WHERE c.owner = $1 ORDER BY i.position, i.product_id",
+        )
+        .bind(owner.key())
+        .fetch_all(&self.db.pool)
+        .await?;
+        let mut cart = StoredCart::default();
+        for row in &rows {
+            cart.version = row.try_get::<i64, _>("version").map_err(StoreError::from)? as u64;
+            if let Some(product_id) = row.try_get::<Option<i64>, _>("product_id").map_err(StoreError::from)? {
+                let q: i64 = row.try_get("quantity").map_err(StoreError::from)?;
+                let p: i64 = row.try_get("price_cents").map_err(StoreError::from)?;
+                cart.lines.push(StoredLine { product_id, quantity: q as u32, price_cents: p });
+            }
+        }
+        Ok(cart)
+    }
+
+    async fn change(&self, owner: &CartOwner, change: LineChange) -> Result<Change, StoreError> {
+        let LineChange { product_id, mode, quantity, cap, price_cents, max_lines } = change;
+        let mut tx = self.db.begin_write().await?;
+        let (cart_id, mut version) = lock_cart(&mut tx, &owner.key()).await?;
+        let current =
+            sqlx::query("SELECT quantity, price_cents FROM cart_items WHERE cart_id = $1 AND product_id = $2")
+                .bind(cart_id)
+                .bind(product_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (old, old_price) = match &current {
+            Some(row) => (row.try_get::<i64, _>("quantity")? as u32, Some(row.try_get::<i64, _>("price_cents")?)),
+            None => (0, None),
+        };
+        let wanted = match mode {
+            Mode::Add => old.saturating_add(quantity),
+            Mode::Set => quantity,
+        };
+        let capped = wanted > cap;
+        let new = wanted.min(cap);
+        if new == 0 {
+            if current.is_some() {
+                sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND product_id = $2")
+                    .bind(cart_id)
+                    .bind(product_id)
+                    .execute(&mut *tx)
+                    .await?;
+                version = bump_version(&mut tx, cart_id).await?;
+            }
+        } else if current.is_none() {
+            let lines: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cart_items WHERE cart_id = $1")
+                .bind(cart_id)
+                .fetch_one(&mut *tx)
+                .await?;
+            if lines as usize >= max_lines {
+                tx.rollback().await?;
+                return Err(StoreError::CartFull);
+            }
+            version = bump_version(&mut tx, cart_id).await?;
+            sqlx::query(
+                "INSERT INTO cart_items (cart_id, product_id, quantity, price_cents, position) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(cart_id)
+            .bind(product_id)
+            .bind(i64::from(new))
+            .bind(price_cents)
+            .bind(now_ms() * 1000)
+            .execute(&mut *tx)
+            .await?;
+        } else if new != old || old_price != Some(price_cents) {
+            sqlx::query("UPDATE cart_items SET quantity = $3, price_cents = $4 WHERE cart_id = $1 AND product_id = $2")
+                .bind(cart_id)
+                .bind(product_id)
+                .bind(i64::from(new))
+                .bind(price_cents)
+                .execute(&mut *tx)
+                .await?;
+            version = bump_version(&mut tx, cart_id).await?;
+        }
+        let lines = read_lines(&mut tx, cart_id).await?;
+        tx.commit().await?;
+        Ok(Change { cart: StoredCart { lines, version: version as u64 }, quantity: new, capped })
+    }
+
+    async fn remove(&self, owner: &CartOwner, product_id: i64) -> Result<StoredCart, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let (cart_id, mut version) = lock_cart(&mut tx, &owner.key()).await?;
+        let deleted = sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND product_id = $2")
+            .bind(cart_id)
+            .bind(product_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted > 0 {
+            version = bump_version(&mut tx, cart_id).await?;
+        }
+        let lines = read_lines(&mut tx, cart_id).await?;
+        tx.commit().await?;
+        Ok(StoredCart { lines, version: version as u64 })
+    }
+
+    async fn clear(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let (cart_id, _) = lock_cart(&mut tx, &owner.key()).await?;
+        sqlx::query("DELETE FROM cart_items WHERE cart_id = $1").bind(cart_id).execute(&mut *tx).await?;
+        let version = bump_version(&mut tx, cart_id).await?;
+        tx.commit().await?;
+        Ok(StoredCart { lines: vec![], version: version as u64 })
+    }
+
+    async fn restore_if_pristine(
+        &self,
+        owner: &CartOwner,
+        lines: &[StoredLine],
+    ) -> Result<Option<StoredCart>, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let (cart_id, version) = lock_cart(&mut tx, &owner.key()).await?;
+        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cart_items WHERE cart_id = $1")
+            .bind(cart_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if version != 0 || existing != 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        add_lines(&mut tx, cart_id, lines).await?;
+        let version = bump_version(&mut tx, cart_id).await?;
+        let lines = read_lines(&mut tx, cart_id).await?;
+        tx.commit().await?;
+        Ok(Some(StoredCart { lines, version: version as u64 }))
+    }
+
+    async fn take(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let (cart_id, version) = lock_cart(&mut tx, &owner.key()).await?;
+        let lines = read_lines(&mut tx, cart_id).await?;
+        sqlx::query("DELETE FROM cart_items WHERE cart_id = $1").bind(cart_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM carts WHERE id = $1").bind(cart_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(StoredCart { lines, version: version as u64 })
+    }
+
+    async fn put_back(&self, owner: &CartOwner, lines: &[StoredLine]) -> Result<(), StoreError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.db.begin_write().await?;
+        let (cart_id, _) = lock_cart(&mut tx, &owner.key()).await?;
+        add_lines(&mut tx, cart_id, lines).await?;
+        bump_version(&mut tx, cart_id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,263 @@
+//! One test suite, three cart stores: SQL on SQLite, SQL on PostgreSQL, Redis. Covers the
+//! semantics every caller relies on and the concurrency guarantees (no lost update, the line
+//! limit holds, a cart is taken once).
+
+mod common;
+
+use app::domain::cart::{StoredLine, MAX_LINES};
+use app::storage::cart_store::{CartOwner, CartStore, LineChange, Mode, StoreError};
+use app::storage::redis::Redis;
+use app::storage::redis_cart::RedisCartStore;
+use app::storage::sql_cart::SqlCartStore;
+use common::{Backend, RedisServer, TestDb};
+use std::sync::Arc;
+
+/// A store plus whatever keeps its backend alive for the test.
+struct Subject {
+    store: Arc<dyn CartStore>,
+    _db: Option<TestDb>,
+    _redis: Option<RedisServer>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Sqlite,
+    Postgres,
+    Redis,
+}
+
+async fn subject(kind: Kind) -> Subject {
+    match kind {
+        Kind::Sqlite | Kind::Postgres => {
+            let db =
+                common::database(if matches!(kind, Kind::Sqlite) { Backend::Sqlite } else { Backend::Postgres }).await;
+            Subject { store: Arc::new(SqlCartStore::new(db.db.clone())), _db: Some(db), _redis: None }
+        }
+        Kind::Redis => {
+            let server = RedisServer::start();
+            let redis = Redis::connect(&server.url(), 4).await.unwrap();
+            Subject { store: Arc::new(RedisCartStore::new(redis, 3600)), _db: None, _redis: Some(server) }
+        }
+    }
+}
+
+macro_rules! every_store {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Sqlite).await } )* }
+        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Postgres).await } )* }
+        mod redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Redis).await } )* }
+    };
+}
+
+every_store!(
+    add_set_remove_clear,
+    caps_and_zero,
+    line_limit,
+    restore_only_into_a_pristine_cart,
+    take_is_once,
+    owners_are_separate,
+    concurrent_adds_of_one_product_stop_at_the_cap,
+    concurrent_adds_of_different_products_all_land,
+    concurrent_new_lines_respect_the_limit,
+);
+
+fn lc(product_id: i64, mode: Mode, quantity: u32, cap: u32, price_cents: i64) -> LineChange {
+    LineChange { product_id, mode, quantity, cap, price_cents, max_lines: MAX_LINES }
+}
+
+fn guest(name: &str) -> CartOwner {
+    CartOwner::Guest(format!("test-{name}-{}", rand::random::<u32>()))
+}
+
+async fn add_set_remove_clear(kind: Kind) {
+    let s = subject(kind).await;
+    let o = guest("basic");
+    let empty = s.store.load(&o).await.unwrap();
+    assert!(empty.is_pristine());
+    let c = s.store.change(&o, lc(5, Mode::Add, 2, 99, 1000)).await.unwrap();
+    assert_eq!((c.quantity, c.capped), (2, false));
+    assert_eq!(c.cart.lines, vec![StoredLine { product_id: 5, quantity: 2, price_cents: 1000 }]);
+    let v1 = c.cart.version;
+    assert!(v1 >= 1);
+    let c = s.store.change(&o, lc(5, Mode::Add, 3, 99, 1100)).await.unwrap();
+    assert_eq!(c.quantity, 5);
+    assert_eq!(c.cart.lines[0].price_cents, 1100, "the price seen is updated");
+    assert!(c.cart.version > v1);
+    let c = s.store.change(&o, lc(9, Mode::Set, 4, 99, 250)).await.unwrap();
+    assert_eq!(c.cart.lines.iter().map(|l| (l.product_id, l.quantity)).collect::<Vec<_>>(), vec![(5, 5), (9, 4)]);
+    let loaded = s.store.load(&o).await.unwrap();
+    assert_eq!(loaded, c.cart);
+    // An unchanged set does not bump the version.
+    let same = s.store.change(&o, lc(9, Mode::Set, 4, 99, 250)).await.unwrap();
+    assert_eq!(same.cart.version, c.cart.version);
+    let after_remove = s.store.remove(&o, 5).await.unwrap();
+    assert_eq!(after_remove.lines.len(), 1);
+    assert!(after_remove.version > c.cart.version);
+    let nothing = s.store.remove(&o, 12345).await.unwrap();
+    assert_eq!(nothing.version, after_remove.version, "removing a missing line changes nothing");
+    let cleared = s.store.clear(&o).await.unwrap();
+    assert!(cleared.lines.is_empty());
+    assert!(cleared.version > after_remove.version);
+    let loaded = s.store.load(&o).await.unwrap();
+    assert!(loaded.lines.is_empty());
+    assert!(!loaded.is_pristine(), "a cleared cart is not a lost cart");
+}
+
+async fn caps_and_zero(kind: Kind) {
+    let s = subject(kind).await;
+    let o = guest("caps");
+    let c = s.store.change(&o, lc(1, Mode::Add, 5, 3, 100)).await.unwrap();
+    assert_eq!((c.quantity, c.capped), (3, true));
+    let c = s.store.change(&o, lc(1, Mode::Add, 1, 3, 100)).await.unwrap();
+    assert_eq!((c.quantity, c.capped), (3, true), "already at the cap");
+    let c = s.store.change(&o, lc(1, Mode::Set, 50, 99, 100)).await.unwrap();
+    assert_eq!((c.quantity, c.capped), (50, false));
+    let c = s.store.change(&o, lc(1, Mode::Set, 0, 99, 100)).await.unwrap();
+    assert_eq!(c.quantity, 0);
+    assert!(c.cart.lines.is_empty(), "0 removes the line");
+}
+
+async fn line_limit(kind: Kind) {
+    let s = subject(kind).await;
+    let o = guest("limit");
+    for pid in 1..=MAX_LINES as i64 {
+        s.store.change(&o, lc(pid, Mode::Add, 1, 99, 100)).await.unwrap();
+    }
+    let err = s.store.change(&o, lc(999, Mode::Add, 1, 99, 100)).await.unwrap_err();
+    assert_eq!(err, StoreError::CartFull);
+    let c = s.store.change(&o, lc(7, Mode::Add, 1, 99, 100)).await.unwrap();
+    assert_eq!(c.quantity, 2, "existing lines can still change");
+    assert_eq!(s.store.load(&o).await.unwrap().lines.len(), MAX_LINES);
+}
+
+async fn restore_only_into_a_pristine_cart(kind: Kind) {
+    let s = subject(kind).await;
+    let o = guest("restore");
+    let lines = vec![
+        StoredLine { product_id: 3, quantity: 2, price_cents: 500 },
+        StoredLine { product_id: 8, quantity: 1, price_cents: 900 },
+    ];
+    let restored = s.store.restore_if_pristine(&o, &lines).await.unwrap().expect("pristine cart restores");
+    assert_eq!(restored.lines, lines);
+    assert!(s.store.restore_if_pristine(&o, &lines).await.unwrap().is_none(), "a second restore is refused");
+    assert_eq!(s.store.load(&o).await.unwrap().lines, lines, "not doubled");
+    let o2 = guest("restore-cleared");
+    s.store.change(&o2, lc(1, Mode::Add, 1, 99, 1)).await.unwrap();
+    s.store.clear(&o2).await.unwrap();
+    assert!(s.store.restore_if_pristine(&o2, &lines).await.unwrap().is_none(), "an emptied cart stays empty");
+    // Ten browsers restoring the same copy at once: it lands once.
+    let o3 = guest("restore-race");
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (store, o3, lines) = (s.store.clone(), o3.clone(), lines.clone());
+        tasks.push(tokio::spawn(async move { store.restore_if_pristine(&o3, &lines).await.unwrap().is_some() }));
+    }
+    let mut applied = 0;
+    for t in tasks {
+        applied += usize::from(t.await.unwrap());
+    }
+    assert_eq!(applied, 1);
+    assert_eq!(s.store.load(&o3).await.unwrap().lines, lines);
+}
+
+async fn take_is_once(kind: Kind) {
+    let s = subject(kind).await;
+    let o = guest("take");
+    s.store.change(&o, lc(1, Mode::Add, 2, 99, 100)).await.unwrap();
+    s.store.change(&o, lc(2, Mode::Add, 1, 99, 100)).await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (store, o) = (s.store.clone(), o.clone());
+        tasks.push(tokio::spawn(async move { store.take(&o).await.unwrap() }));
+    }
+    let mut taken = Vec::new();
+    for t in tasks {
+        let cart = t.await.unwrap();
+        if !cart.lines.is_empty() {
+            taken.push(cart);
+        }
+    }
+    assert_eq!(taken.len(), 1, "exactly one taker gets the lines");
+    assert_eq!(taken[0].lines.len(), 2);
+    assert!(s.store.load(&o).await.unwrap().lines.is_empty());
+    s.store.put_back(&o, &taken[0].lines).await.unwrap();
+    s.store.put_back(&o, &[StoredLine { product_id: 1, quantity: 98, price_cents: 100 }]).await.unwrap();
+    let back = s.store.load(&o).await.unwrap();
+    assert_eq!(back.quantity_of(1), 99, "put back adds, capped at the line maximum");
+    assert_eq!(back.quantity_of(2), 1);
+}
+
+async fn owners_are_separate(kind: Kind) {
+    let s = subject(kind).await;
+    let (a, b) = (guest("a"), CartOwner::User(rand::random::<u32>() as i64 + 1));
+    s.store.change(&a, lc(1, Mode::Add, 1, 99, 100)).await.unwrap();
+    s.store.change(&b, lc(2, Mode::Add, 2, 99, 100)).await.unwrap();
+    assert_eq!(s.store.load(&a).await.unwrap().lines.len(), 1);
+    assert_eq!(s.store.load(&a).await.unwrap().quantity_of(2), 0);
+    assert_eq!(s.store.load(&b).await.unwrap().quantity_of(2), 2);
+    s.store.clear(&a).await.unwrap();
+    assert_eq!(s.store.load(&b).await.unwrap().quantity_of(2), 2);
+}
+
+async fn concurrent_adds_of_one_product_stop_at_the_cap(kind: Kind) {
+    let s = subject(kind).await;
+    let o = guest("race-one");
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let (store, o) = (s.store.clone(), o.clone());
+        tasks.push(tokio::spawn(async move { store.change(&o, lc(42, Mode::Add, 1, 99, 100)).await }));
+    }
+    let mut capped = 0;
+    let mut quantities = Vec::new();
+    for t in tasks {
+        let c = t.await.unwrap().expect("no error other than the cap");
+        capped += usize::from(c.capped);
+        quantities.push(c.quantity);
+    }
+    assert_eq!(capped, 1, "exactly one request found the line full");
+    quantities.sort();
+    quantities.dedup();
+    assert_eq!(quantities, (1..=99).collect::<Vec<u32>>(), "every increment applied once");
+    assert_eq!(s.store.load(&o).await.unwrap().quantity_of(42), 99);
+}
+
+async fn concurrent_adds_of_different_products_all_land(kind: Kind) {
+    let s = subject(kind).await;
+    let o = guest("race-many");
+    let mut tasks = Vec::new();
+    for pid in 1..=50i64 {
+        let (store, o) = (s.store.clone(), o.clone());
+        tasks.push(tokio::spawn(async move { store.change(&o, lc(pid, Mode::Add, 1, 99, 100)).await }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let cart = s.store.load(&o).await.unwrap();
+    let mut ids: Vec<i64> = cart.lines.iter().map(|l| l.product_id).collect();
+    ids.sort();
+    assert_eq!(ids, (1..=50).collect::<Vec<_>>());
+    assert!(cart.version >= 50);
+}
+
+async fn concurrent_new_lines_respect_the_limit(kind: Kind) {
+    let s = subject(kind).await;
+    let o = guest("race-limit");
+    for pid in 1..=(MAX_LINES as i64 - 5) {
+        s.store.change(&o, lc(pid, Mode::Add, 1, 99, 100)).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for pid in 1000..1020i64 {
+        let (store, o) = (s.store.clone(), o.clone());
+        tasks.push(tokio::spawn(async move { store.change(&o, lc(pid, Mode::Add, 1, 99, 100)).await }));
+    }
+    let mut full = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => {}
+            Err(StoreError::CartFull) => full += 1,
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(full, 15);
+    assert_eq!(s.store.load(&o).await.unwrap().lines.len(), MAX_LINES);
+}
