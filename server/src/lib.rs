@@ -4,9 +4,11 @@
 //! background work. `main.rs` is only argument parsing and process lifecycle.
 
 pub mod api;
+pub mod bench;
 pub mod demo;
 pub mod health;
 pub mod loadgen;
+pub mod page_cache;
 pub mod router;
 pub mod seed;
 pub mod startup;

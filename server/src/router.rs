@@ -1,7 +1,7 @@
 //! The axum router: health, API, pages and static files, with sessions, compression and cache
 //! headers.
 
-use crate::{api, health, startup};
+use crate::{api, health, page_cache, startup};
 use app::state::AppState;
 use app::{shell, App};
 use axum::{
@@ -43,6 +43,7 @@ pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(state.clone(), api::guard))
+        .layer(middleware::from_fn_with_state(state.clone(), page_cache::serve))
         // Health checks stay outside the session layer: probes must not touch the session store.
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -55,16 +55,23 @@ pub enum FieldError {
 /// Parses a whole number from a form field and checks its range.
 pub fn parse_int_field(raw: &str, field: &str, min: i64, max: i64) -> Result<i64, FieldError> {
     let trimmed = raw.trim();
+    let range = || {
+        if max == i64::MAX {
+            FieldError::OutOfRange(format!("{field} must be a whole number of at least {min}."))
+        } else {
+            FieldError::OutOfRange(format!("{field} must be between {min} and {max}."))
+        }
+    };
     let value: i64 = match trimmed.parse() {
         Ok(v) => v,
         // A number too large for i64 is still a number: out of range, not malformed.
         Err(_) if !trimmed.is_empty() && trimmed.trim_start_matches(['-', '+']).bytes().all(|b| b.is_ascii_digit()) => {
-            return Err(FieldError::OutOfRange(format!("{field} must be between {min} and {max}.")))
+            return Err(range())
         }
         Err(_) => return Err(FieldError::Malformed(format!("{field} must be a whole number."))),
     };
     if value < min || value > max {
-        return Err(FieldError::OutOfRange(format!("{field} must be between {min} and {max}.")));
+        return Err(range());
     }
     Ok(value)
 }

@@ -5,6 +5,7 @@
 //! should a broadcast be missed.
 
 use super::catalog::SqlCatalog;
+use super::page_cache::PageCache;
 use crate::domain::catalog::{normalize_search, Sort};
 use crate::model::{Category, Listing, ProductCard, ProductDetail};
 use moka::future::Cache;
@@ -24,6 +25,8 @@ pub struct Catalog {
     cards: Cache<i64, Option<ProductCard>>,
     featured: Cache<u32, Shared<Vec<ProductCard>>>,
     popular: Cache<(Option<i64>, u32), Shared<Vec<ProductCard>>>,
+    /// Rendered anonymous pages show catalogue data too: cleared with the listings.
+    pages: PageCache,
 }
 
 /// Errors from a cached load: the first loader's error, shared with the callers that waited.
@@ -39,6 +42,7 @@ impl Catalog {
         let ttl = Duration::from_secs(300);
         Catalog {
             sql,
+            pages: PageCache::new(Duration::from_secs(30), 64 * 1024 * 1024),
             categories: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
             listings: Cache::builder().max_capacity(2_000).time_to_live(ttl).build(),
             searches: Cache::builder().max_capacity(2_000).time_to_live(Duration::from_secs(60)).build(),
@@ -51,6 +55,10 @@ impl Catalog {
 
     pub fn sql(&self) -> &SqlCatalog {
         &self.sql
+    }
+
+    pub fn pages(&self) -> &PageCache {
+        &self.pages
     }
 
     pub async fn categories(&self) -> Result<Shared<Vec<Category>>, sqlx::Error> {
@@ -150,6 +158,7 @@ impl Catalog {
         self.searches.invalidate_all();
         self.featured.invalidate_all();
         self.popular.invalidate_all();
+        self.pages.clear();
     }
 
     pub fn invalidate_all(&self) {

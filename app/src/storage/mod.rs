@@ -4,6 +4,7 @@ pub mod cart_store;
 pub mod catalog;
 pub mod catalog_cache;
 pub mod db;
+pub mod page_cache;
 pub mod redis;
 pub mod redis_cart;
 pub mod session_store;

@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+/// Shared by every test server, so instances can read each other's sessions like a real fleet.
+pub const TEST_COOKIE_SECRET: &str = "test-secret-test-secret-test-secret-test-secret-test-secret-0123456789";
 pub const PG_DEFAULT: &str = "postgres://postgres:postgres@127.0.0.1:5432/postgres";
 
 /// Which database a test runs against.
@@ -170,8 +172,13 @@ pub async fn spawn_with(db_url: &str, redis_url: Option<&str>, extra: &[(&str, &
     let addr = listener.local_addr().unwrap();
     let addr_s = addr.to_string();
     let origin = format!("http://{addr}");
-    let mut pairs: Vec<(&str, &str)> =
-        vec![("SHOP_ADDR", &addr_s), ("DATABASE_URL", db_url), ("SHOP_ORIGINS", &origin), ("SEED_DEMO", "false")];
+    let mut pairs: Vec<(&str, &str)> = vec![
+        ("SHOP_ADDR", &addr_s),
+        ("DATABASE_URL", db_url),
+        ("SHOP_ORIGINS", &origin),
+        ("SEED_DEMO", "false"),
+        ("COOKIE_SECRET", TEST_COOKIE_SECRET),
+    ];
     if let Some(r) = redis_url {
         pairs.push(("REDIS_URL", r));
     }

@@ -1,0 +1,55 @@
+//! Shared set-up for the benchmark binaries in `src/bin/`: a real shop on a free port.
+
+use std::net::SocketAddr;
+
+pub struct BenchShop {
+    pub addr: SocketAddr,
+    pub state: app::state::AppState,
+}
+
+impl BenchShop {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A client with its own session and one item in its cart.
+    pub async fn shopper(&self) -> reqwest::Client {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .pool_max_idle_per_host(16)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let res = http
+            .post(self.url("/api/cart/add"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("product_id=1&quantity=1")
+            .send()
+            .await
+            .expect("add to cart");
+        assert!(res.status().is_success(), "add to cart: {}", res.status());
+        http
+    }
+}
+
+/// Starts the shop on SQLite in `dir` (or `BENCH_DATABASE_URL`), with Redis if given.
+pub async fn start_shop(dir: &tempfile::TempDir, redis_url: Option<&str>) -> BenchShop {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let db_url =
+        std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}/bench.db", dir.path().display()));
+    let origin = format!("http://{addr}");
+    let config = app::config::Config::from_lookup(|k| match k {
+        "DATABASE_URL" => Some(db_url.clone()),
+        "SHOP_ADDR" => Some(addr.to_string()),
+        "SHOP_ORIGINS" => Some(origin.clone()),
+        "REDIS_URL" => redis_url.map(str::to_string),
+        "COOKIE_SECRET" => Some("bench-secret-bench-secret-bench-secret-bench-secret-bench-secret-0123".into()),
+        _ => None,
+    })
+    .expect("config");
+    let state = crate::startup::build_state(config).await.expect("state");
+    let router = crate::router::build(state.clone()).expect("router");
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    BenchShop { addr, state }
+}
