@@ -53,3 +53,50 @@ pub async fn start_shop(dir: &tempfile::TempDir, redis_url: Option<&str>) -> Ben
     tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
     BenchShop { addr, state }
 }
+
+/// A redis-server of the benchmark's own on a free port (killed on drop).
+pub struct BenchRedis {
+    pub port: u16,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl BenchRedis {
+    pub fn start() -> Option<BenchRedis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let dir = tempfile::tempdir().ok()?;
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(BenchRedis { port, child, _dir: dir });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for BenchRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// POSTs a form and reads the answer; true on 2xx.
+pub async fn post_ok(http: &reqwest::Client, url: &str, body: String) -> bool {
+    match http.post(url).header("content-type", "application/x-www-form-urlencoded").body(body).send().await {
+        Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+        _ => false,
+    }
+}

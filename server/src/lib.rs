@@ -12,4 +12,5 @@ pub mod page_cache;
 pub mod router;
 pub mod seed;
 pub mod startup;
+pub mod tasks;
 pub mod telemetry;

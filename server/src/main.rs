@@ -7,7 +7,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use app::config::Config;
-use server::{router, startup, telemetry};
+use server::{router, startup, tasks, telemetry};
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -44,7 +44,8 @@ async fn serve(config: Config) -> Result<(), String> {
     let addr = config.addr;
     let grace = config.shutdown_grace;
     let state = startup::build_state(config).await.map_err(|e| e.to_string())?;
-    let app = router::build(state).map_err(|e| e.to_string())?;
+    let app = router::build(state.clone()).map_err(|e| e.to_string())?;
+    tasks::spawn_housekeeping(state.clone());
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!("listening on http://{addr}");
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal(grace)).await.map_err(|e| e.to_string())?;

@@ -2,8 +2,10 @@
 //! SQLite (the embedded default) and PostgreSQL; where their SQL differs, `Dialect` picks.
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
@@ -15,9 +17,39 @@ pub enum Dialect {
 pub struct Db {
     pub pool: AnyPool,
     pub dialect: Dialect,
+    /// SQLite allows one writer at a time. Queuing writers here, in order, beats letting them
+    /// race for the file lock, where losers sleep in SQLite's busy handler (latency spikes).
+    sqlite_writer: Arc<Mutex<()>>,
 }
 
-pub type Tx = Transaction<'static, Any>;
+/// A write transaction. On SQLite it also holds the process's writer slot until it ends.
+pub struct Tx {
+    tx: Transaction<'static, Any>,
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+}
 pub type Row = AnyRow;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -64,7 +96,7 @@ impl Db {
             });
         }
         let pool = options.connect(&url).await?;
-        Ok(Db { pool, dialect })
+        Ok(Db { pool, dialect, sqlite_writer: Arc::new(Mutex::new(())) })
     }
 
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
@@ -79,8 +111,12 @@ impl Db {
     /// failing when it upgrades a read lock. On PostgreSQL rows are locked as they are touched.
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Dialect::Postgres => self.pool.begin().await,
+            Dialect::Sqlite => {
+                let writer = self.sqlite_writer.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(Tx { tx, _writer: Some(writer) })
+            }
+            Dialect::Postgres => Ok(Tx { tx: self.pool.begin().await?, _writer: None }),
         }
     }
 
