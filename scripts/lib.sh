@@ -13,7 +13,7 @@ SERVER_BIN="$CARGO_TARGET_DIR/release/server"
 export LEPTOS_OUTPUT_NAME=shop
 CARGO_LEPTOS_VERSION="0.3.5"
 
-log() { printf '\033[1;36m==> %s\033[0m\n' "$*"; }
+log() { printf '\033[1;36m==> [%dm%02ds] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else

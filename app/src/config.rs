@@ -32,6 +32,9 @@ pub struct Config {
     pub session_inactivity: Duration,
     /// `SHUTDOWN_GRACE_SECS`: how long in-flight requests get on shutdown (default 20).
     pub shutdown_grace: Duration,
+    /// `TRUST_PROXY`: take the client address from the last `X-Forwarded-For` entry (set it only
+    /// behind a proxy that writes that header). Default false: the socket's peer address.
+    pub trust_proxy: bool,
 }
 
 impl Config {
@@ -71,6 +74,10 @@ impl Config {
             Some(v) => v.parse().map_err(|_| "SHUTDOWN_GRACE_SECS: expected seconds")?,
             None => 20,
         };
+        let trust_proxy = match non_empty("TRUST_PROXY") {
+            Some(v) => parse_bool(&v).ok_or("TRUST_PROXY: expected true or false")?,
+            None => false,
+        };
         let cookie_secret = non_empty("COOKIE_SECRET");
         if let Some(secret) = &cookie_secret {
             if secret.len() < 64 {
@@ -90,6 +97,7 @@ impl Config {
             seed_demo,
             session_inactivity: Duration::from_secs(session_days * 24 * 3600),
             shutdown_grace: Duration::from_secs(grace),
+            trust_proxy,
         })
     }
 }

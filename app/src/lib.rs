@@ -27,10 +27,16 @@ use leptos_router::{
     path, SsrMode,
 };
 
+use crate::components::auth::AuthCtx;
 use crate::components::cart::{CartCtx, Notices};
 use crate::components::layout::{Footer, Header};
 use crate::pages::{
-    cart::CartPage, category::CategoryPage, home::HomePage, not_found::NotFound, product::ProductPage,
+    auth::{AccountPage, LoginPage, RegisterPage},
+    cart::CartPage,
+    category::CategoryPage,
+    home::HomePage,
+    not_found::NotFound,
+    product::ProductPage,
     search::SearchPage,
 };
 
@@ -58,6 +64,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     let cart = CartCtx::provide();
+    AuthCtx::provide();
     cart.start_sync();
     // Pages render completely before the first byte is sent (`SsrMode::Async`): statuses such as
     // 404 and each page's <title> are then known up front, and crawlers get the whole page.
@@ -75,6 +82,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/p/:slug") view=ProductPage ssr=SsrMode::Async />
                     <Route path=path!("/search") view=SearchPage ssr=SsrMode::Async />
                     <Route path=path!("/cart") view=CartPage ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async />
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <Footer />

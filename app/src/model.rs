@@ -148,3 +148,20 @@ pub struct Flash {
     pub kind: String,
     pub message: String,
 }
+
+/// The signed-in account, as the browser sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub id: i64,
+    pub email: String,
+    pub is_admin: bool,
+}
+
+/// The answer to registering or signing in: the account, its cart after merging the guest cart,
+/// and what the shopper should be told about the merge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthAnswer {
+    pub user: UserInfo,
+    pub cart: CartView,
+    pub notices: Vec<String>,
+}

@@ -3,11 +3,14 @@
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::storage::cached_cart::CachedCartStore;
 use crate::storage::cart_store::CartStore;
 use crate::storage::catalog_cache::Catalog;
 use crate::storage::db::Db;
+use crate::storage::rate_limit::FailureCounter;
 use crate::storage::redis::Redis;
 use crate::storage::sql_cart::SqlCartStore;
+use crate::storage::users::UserStore;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -26,6 +29,19 @@ pub struct AppState {
     pub user_carts: Arc<dyn CartStore>,
     /// The SQL cart tables, for the login merge and housekeeping.
     pub sql_carts: SqlCartStore,
+    /// The Redis copy of account carts, when Redis is configured.
+    pub cart_cache: Option<CachedCartStore>,
+    pub users: UserStore,
+    /// Failed sign-ins per address and per email.
+    pub login_failures: Arc<dyn FailureCounter>,
+}
+
+impl AppState {
+    /// Guest carts live in the SQL tables (no Redis): the login merge can take them in its own
+    /// transaction.
+    pub fn guest_carts_in_sql(&self) -> bool {
+        self.redis.is_none()
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

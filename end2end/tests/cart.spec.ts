@@ -55,7 +55,7 @@ async function cartCall(page: Page, endpoint: string, action: () => Promise<unkn
 
 /** The listing's "Add to cart" button of a product (listing pages only). */
 function addButton(page: Page, p: Product): Locator {
-  return page.getByRole("button", { name: `Add ${p.name} to cart`, exact: true });
+  return page.getByRole("button", { name: `Add to cart: ${p.name}`, exact: true });
 }
 
 /** Checks the /cart page: exactly these lines with these quantities, consistent totals. */

@@ -87,6 +87,9 @@ fn success_message(path: &str) -> Option<&'static str> {
         "/api/cart/set" => Some("Your cart was updated."),
         "/api/cart/remove" => Some("Removed from your cart."),
         "/api/cart/clear" => Some("Your cart is empty now."),
+        "/api/auth/login" => Some("Welcome back. You are signed in."),
+        "/api/auth/register" => Some("Welcome to Copperleaf. Your account is ready."),
+        "/api/auth/logout" => Some("You are signed out."),
         _ => None,
     }
 }

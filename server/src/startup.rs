@@ -3,14 +3,17 @@
 use crate::seed;
 use app::config::Config;
 use app::state::AppState;
+use app::storage::cached_cart::CachedCartStore;
 use app::storage::cart_store::CartStore;
 use app::storage::catalog::SqlCatalog;
 use app::storage::catalog_cache::Catalog;
 use app::storage::db::{Db, Dialect};
+use app::storage::rate_limit::{FailureCounter, MemoryCounter, RedisCounter};
 use app::storage::redis::Redis;
 use app::storage::redis_cart::RedisCartStore;
 use app::storage::session_store::{GuardedRedisStore, ShopSessionStore, SqlSessionStore};
 use app::storage::sql_cart::SqlCartStore;
+use app::storage::users::UserStore;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
 use thiserror::Error;
@@ -67,8 +70,17 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         Some(r) => Arc::new(RedisCartStore::new(r.clone(), config.session_inactivity.as_secs() as i64)),
         None => Arc::new(sql_carts.clone()),
     };
-    let user_carts: Arc<dyn CartStore> = Arc::new(sql_carts.clone());
+    let cart_cache = redis.as_ref().map(|r| CachedCartStore::new(sql_carts.clone(), r.clone()));
+    let user_carts: Arc<dyn CartStore> = match &cart_cache {
+        Some(cached) => Arc::new(cached.clone()),
+        None => Arc::new(sql_carts.clone()),
+    };
+    let login_failures: Arc<dyn FailureCounter> = match &redis {
+        Some(r) => Arc::new(RedisCounter::new(r.clone())),
+        None => Arc::new(MemoryCounter::default()),
+    };
     let leptos_options = leptos_options(&config);
+    let users = UserStore::new(db.clone());
     Ok(AppState {
         config: Arc::new(config),
         leptos_options,
@@ -78,6 +90,9 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         guest_carts,
         user_carts,
         sql_carts,
+        cart_cache,
+        users,
+        login_failures,
     })
 }
 

@@ -47,6 +47,9 @@ pub struct CartCtx {
     next_id: StoredValue<u64>,
     /// Set when an add succeeds; the drawer layout opens on it.
     pub last_added: RwSignal<Option<i64>>,
+    /// True while the browser copy is being restored into the server cart; signing in waits for
+    /// it so the restored lines are part of the merge.
+    pub restoring: RwSignal<bool>,
 }
 
 impl CartCtx {
@@ -59,6 +62,7 @@ impl CartCtx {
             in_flight: RwSignal::new(0),
             next_id: StoredValue::new(0),
             last_added: RwSignal::new(None),
+            restoring: RwSignal::new(false),
         };
         provide_context(ctx);
         ctx
@@ -104,6 +108,18 @@ impl CartCtx {
             return;
         }
         local_cart::save(&view);
+        self.confirmed.set(Some(view.clone()));
+        self.shown.set(Some(view));
+    }
+
+    /// Replaces the cart outright (the owner changed: signed in or out), whatever its version.
+    /// An empty guest cart is not saved: after signing out the browser keeps no copy at all.
+    pub fn reset(&self, view: CartView) {
+        if view.guest && view.lines.is_empty() {
+            local_cart::clear();
+        } else {
+            local_cart::save(&view);
+        }
         self.confirmed.set(Some(view.clone()));
         self.shown.set(Some(view));
     }
@@ -171,12 +187,14 @@ impl CartCtx {
             let lost = view.guest && view.version == 0 && view.lines.is_empty();
             match saved {
                 Some(saved) if lost && !saved.lines.is_empty() => {
+                    ctx.restoring.set(true);
                     leptos::task::spawn_local(async move {
                         let lines = serde_json::to_string(&saved.lines).unwrap_or_else(|_| "[]".into());
                         match restore_cart(lines).await {
                             Ok(restored) => ctx.accept(restored, true),
                             Err(e) => ctx.say(MessageKind::Error, e.message()),
                         }
+                        ctx.restoring.set(false);
                     });
                 }
                 _ => ctx.accept(view, false),
@@ -295,7 +313,12 @@ pub fn AddToCartButton(product_id: i64, sold_out: bool, name: String) -> impl In
         <form method="post" action="/api/cart/add" on:submit=on_cart_submit(ctx)>
             <input type="hidden" name="product_id" value=product_id />
             <input type="hidden" name="quantity" value="1" />
-            <button type="submit" class="btn btn-primary btn-small" disabled=sold_out aria-label=format!("Add {name} to cart")>
+            <button
+                type="submit"
+                class="btn btn-primary btn-small"
+                disabled=sold_out
+                aria-label=if sold_out { format!("Sold out: {name}") } else { format!("Add to cart: {name}") }
+            >
                 {if sold_out { "Sold out" } else { "Add to cart" }}
             </button>
         </form>

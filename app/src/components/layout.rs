@@ -1,3 +1,4 @@
+use super::auth::AccountLink;
 use super::cart::CartBadge;
 use crate::api::catalog::list_categories;
 use leptos::prelude::*;
@@ -40,6 +41,7 @@ pub fn Header() -> impl IntoView {
                     </form>
                 </div>
                 <nav class="header-actions" aria-label="Your shopping">
+                    <AccountLink />
                     <CartBadge />
                 </nav>
             </div>

@@ -1,5 +1,6 @@
 //! View pieces shared by several pages.
 
+pub mod auth;
 pub mod cart;
 pub mod layout;
 pub mod listing;

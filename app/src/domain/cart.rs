@@ -131,6 +131,26 @@ impl Adjustment {
     }
 }
 
+/// Shopper-facing messages for lines that were dropped or capped; unknown products summed up.
+pub fn summarise_adjustments(adjustments: &[Adjustment]) -> Vec<String> {
+    let unavailable = adjustments.iter().filter(|a| matches!(a, Adjustment::Unavailable { .. })).count();
+    let too_many = adjustments.iter().filter(|a| matches!(a, Adjustment::TooManyLines { .. })).count();
+    let mut out: Vec<String> = adjustments
+        .iter()
+        .filter(|a| matches!(a, Adjustment::SoldOut { .. } | Adjustment::Capped { .. }))
+        .map(Adjustment::message)
+        .collect();
+    match unavailable {
+        0 => {}
+        1 => out.push("1 item is no longer available and was removed.".into()),
+        n => out.push(format!("{n} items are no longer available and were removed.")),
+    }
+    if too_many > 0 {
+        out.push(format!("A cart holds at most {MAX_LINES} different products; {too_many} were left out."));
+    }
+    out
+}
+
 /// Checks a browser's saved lines against the catalogue: unknown or retired products and sold-out
 /// ones are dropped, quantities are capped, duplicates are summed, at most `MAX_LINES` are kept.
 /// `products` holds the active products among the requested ids.

@@ -2,4 +2,5 @@
 
 pub mod cart;
 pub mod catalog;
+pub mod merge;
 pub mod money;

@@ -3,7 +3,7 @@
 
 use super::visitor::Visitor;
 use crate::domain::cart::{
-    build_view, line_cap, validate_client_lines, Adjustment, ClientLine, StoredCart, MAX_LINES, MAX_QUANTITY,
+    build_view, line_cap, summarise_adjustments, validate_client_lines, ClientLine, StoredCart, MAX_LINES, MAX_QUANTITY,
 };
 use crate::error::AppError;
 use crate::model::CartView;
@@ -51,8 +51,14 @@ pub async fn read(state: &AppState, visitor: &Visitor) -> Result<CartView, AppEr
     let Some(owner) = visitor.cart_owner(false).await? else {
         return Ok(CartView { guest: true, ..CartView::default() });
     };
+    let retried = match owner {
+        CartOwner::User(uid) => super::auth::retry_pending_merge(state, visitor, uid).await,
+        CartOwner::Guest(_) => vec![],
+    };
     let stored = store_for(state, &owner).load(&owner).await?;
-    view_of(state, &stored, owner.is_guest()).await
+    let mut view = view_of(state, &stored, owner.is_guest()).await?;
+    view.notices.extend(retried);
+    Ok(view)
 }
 
 /// Adds (`Mode::Add`) or sets (`Mode::Set`, 0 removes) a line, capped at stock and the line maximum.
@@ -145,7 +151,7 @@ pub async fn restore(state: &AppState, visitor: &Visitor, lines: Vec<ClientLine>
         Some(stored) => {
             metrics::counter!("shop_cart_operations_total", "op" => "restore", "outcome" => "ok").increment(1);
             let mut view = view_of(state, &stored, true).await?;
-            view.notices.extend(adjustment_notices(&adjustments));
+            view.notices.extend(summarise_adjustments(&adjustments));
             if !kept.is_empty() {
                 view.notices.insert(0, "We restored the cart saved in this browser.".into());
             }
@@ -157,24 +163,4 @@ pub async fn restore(state: &AppState, visitor: &Visitor, lines: Vec<ClientLine>
             view_of(state, &stored, true).await
         }
     }
-}
-
-/// Shopper-facing messages for lines that were dropped or capped, unknown products summed up.
-pub fn adjustment_notices(adjustments: &[Adjustment]) -> Vec<String> {
-    let unavailable = adjustments.iter().filter(|a| matches!(a, Adjustment::Unavailable { .. })).count();
-    let too_many = adjustments.iter().filter(|a| matches!(a, Adjustment::TooManyLines { .. })).count();
-    let mut out: Vec<String> = adjustments
-        .iter()
-        .filter(|a| matches!(a, Adjustment::SoldOut { .. } | Adjustment::Capped { .. }))
-        .map(Adjustment::message)
-        .collect();
-    match unavailable {
-        0 => {}
-        1 => out.push("1 item is no longer available and was removed.".into()),
-        n => out.push(format!("{n} items are no longer available and were removed.")),
-    }
-    if too_many > 0 {
-        out.push(format!("A cart holds at most {MAX_LINES} different products; {too_many} were left out."));
-    }
-    out
 }

@@ -1,6 +1,7 @@
 //! Server-side use cases called by the server functions: each takes the `AppState` and the
 //! visitor, applies the domain rules and talks to storage.
 
+pub mod auth;
 pub mod cart;
 pub mod flash;
 pub mod visitor;

@@ -8,6 +8,8 @@ use sha2::{Digest, Sha256};
 use tower_sessions::Session;
 
 pub const USER_KEY: &str = "uid";
+/// A guest cart whose merge into the account failed at sign-in; retried on the next cart read.
+pub const PENDING_MERGE_KEY: &str = "pending_merge";
 /// Day number of the last visit; updated at most daily so active sessions keep sliding forward
 /// without a store write on every request.
 const SEEN_KEY: &str = "seen";
@@ -53,6 +55,52 @@ impl Visitor {
             self.session.insert(SEEN_KEY, today()).await.map_err(unavailable)?;
         }
         Ok(user)
+    }
+
+    /// The guest cart of this session, if the visitor is a guest with a session.
+    pub async fn guest_owner(&self) -> Result<Option<CartOwner>, AppError> {
+        if self.user_id().await?.is_some() {
+            return Ok(None);
+        }
+        Ok(self.session.id().map(|id| CartOwner::Guest(guest_key(&id.to_string()))))
+    }
+
+    /// Signs the session in as `user_id` under a new session id (no fixation).
+    pub async fn sign_in(&self, user_id: i64) -> Result<(), AppError> {
+        if self.session.id().is_none() {
+            self.session.insert(SEEN_KEY, today()).await.map_err(unavailable)?;
+        }
+        self.session.cycle_id().await.map_err(unavailable)?;
+        self.session.insert(USER_KEY, user_id).await.map_err(unavailable)?;
+        self.session.insert(SEEN_KEY, today()).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Ends the session: its record is deleted and the browser starts over as a new guest.
+    pub async fn sign_out(&self) -> Result<(), AppError> {
+        self.session.flush().await.map_err(unavailable)
+    }
+
+    /// The client's address, for rate limiting.
+    pub async fn client_ip(trust_proxy: bool) -> String {
+        if trust_proxy {
+            if let Some(parts) = leptos::prelude::use_context::<http::request::Parts>() {
+                if let Some(ip) = parts
+                    .headers
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.rsplit(',').next())
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+                {
+                    return ip;
+                }
+            }
+        }
+        match leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>().await {
+            Ok(axum::extract::ConnectInfo(addr)) => addr.ip().to_string(),
+            Err(_) => "unknown".into(),
+        }
     }
 
     /// The cart owner. With `create`, a guest without a session gets one now (the session must

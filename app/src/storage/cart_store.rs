@@ -91,7 +91,8 @@ pub trait CartStore: Send + Sync {
         lines: &[StoredLine],
     ) -> Result<Option<StoredCart>, StoreError>;
 
-    /// Atomically reads and deletes the cart: whoever takes it owns its lines (the login merge).
+    /// Atomically reads and empties the cart (its version still increases): whoever takes it owns
+    /// its lines (the login merge), and nothing can be restored into it afterwards.
     async fn take(&self, owner: &CartOwner) -> Result<StoredCart, StoreError>;
 
     /// Puts lines back after a failed merge, adding to whatever is there now.

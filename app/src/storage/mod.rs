@@ -1,11 +1,14 @@
 //! Storage behind small types and traits. SQL goes through one `Any` pool (SQLite or PostgreSQL).
 
+pub mod cached_cart;
 pub mod cart_store;
 pub mod catalog;
 pub mod catalog_cache;
 pub mod db;
 pub mod page_cache;
+pub mod rate_limit;
 pub mod redis;
 pub mod redis_cart;
 pub mod session_store;
 pub mod sql_cart;
+pub mod users;

@@ -84,8 +84,12 @@ return out
 "#;
 
 const TAKE: &str = r#"
-local all = redis.call('HGETALL', KEYS[1])
-redis.call('DEL', KEYS[1])
+local key, ttl = KEYS[1], tonumber(ARGV[1])
+local all = redis.call('HGETALL', key)
+local v = redis.call('HINCRBY', key, '_v', 1)
+redis.call('DEL', key)
+redis.call('HSET', key, '_v', v)
+redis.call('EXPIRE', key, ttl)
 return all
 "#;
 
@@ -255,7 +259,7 @@ impl CartStore for RedisCartStore {
     }
 
     async fn take(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
-        let out = self.eval(&self.scripts.take, Self::key(owner), vec![]).await?;
+        let out = self.eval(&self.scripts.take, Self::key(owner), vec![self.ttl_secs.to_string()]).await?;
         parse_hash(&strings(out))
     }
 

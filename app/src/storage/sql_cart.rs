@@ -6,8 +6,10 @@
 //! another writer of the same cart, and the line limit and caps hold under concurrency.
 
 use super::cart_store::{CartOwner, CartStore, Change, LineChange, Mode, StoreError};
+use super::catalog_cache::Catalog;
 use super::db::{now_ms, Db, Tx};
-use crate::domain::cart::{StoredCart, StoredLine, MAX_QUANTITY};
+use crate::domain::cart::{StoredCart, StoredLine, MAX_LINES, MAX_QUANTITY};
+use crate::domain::merge::{merge_lines, MergeReport};
 use async_trait::async_trait;
 use sqlx::Row;
 
@@ -244,10 +246,12 @@ impl CartStore for SqlCartStore {
 
     async fn take(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
         let mut tx = self.db.begin_write().await?;
-        let (cart_id, version) = lock_cart(&mut tx, &owner.key()).await?;
+        let (cart_id, _) = lock_cart(&mut tx, &owner.key()).await?;
         let lines = read_lines(&mut tx, cart_id).await?;
         sqlx::query("DELETE FROM cart_items WHERE cart_id = $1").bind(cart_id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM carts WHERE id = $1").bind(cart_id).execute(&mut *tx).await?;
+        // The emptied cart keeps a higher version: no longer pristine, so a stale browser copy
+        // cannot be restored into it after a merge.
+        let version = bump_version(&mut tx, cart_id).await?;
         tx.commit().await?;
         Ok(StoredCart { lines, version: version as u64 })
     }
@@ -262,5 +266,101 @@ impl CartStore for SqlCartStore {
         bump_version(&mut tx, cart_id).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// Where the guest's lines come from in a merge.
+pub enum GuestLines {
+    /// The guest cart is in these SQL tables: take it inside the merge transaction.
+    InSql(CartOwner),
+    /// Already taken from another store (Redis).
+    Taken(Vec<StoredLine>),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum MergeOutcome {
+    /// The guest cart had no lines.
+    Nothing,
+    /// This guest cart was merged before; nothing changed.
+    AlreadyMerged,
+    Merged {
+        cart: StoredCart,
+        report: MergeReport,
+    },
+}
+
+impl SqlCartStore {
+    /// Merges a guest cart into account `user_id` in one transaction: records the merge in
+    /// `cart_merges` (a second attempt for the same guest cart finds the record and changes
+    /// nothing), takes the guest lines, applies the merge rules with today's catalogue, writes the
+    /// account's lines. Any failure rolls all of it back.
+    pub async fn merge_guest(
+        &self,
+        guest_key: &str,
+        user_id: i64,
+        source: GuestLines,
+        catalog: &Catalog,
+    ) -> Result<MergeOutcome, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        // Account first, then guest: every merge locks in this order, so merges cannot deadlock.
+        let (user_cart, _) = lock_cart(&mut tx, &CartOwner::User(user_id).key()).await?;
+        let guest = match &source {
+            GuestLines::InSql(owner) => {
+                let (guest_cart, _) = lock_cart(&mut tx, &owner.key()).await?;
+                Some(guest_cart)
+            }
+            GuestLines::Taken(_) => None,
+        };
+        let guest_lines = match (&source, guest) {
+            (GuestLines::InSql(_), Some(guest_cart)) => read_lines(&mut tx, guest_cart).await?,
+            (GuestLines::Taken(lines), _) => lines.clone(),
+            _ => vec![],
+        };
+        if guest_lines.is_empty() {
+            tx.rollback().await?;
+            return Ok(MergeOutcome::Nothing);
+        }
+        let recorded = sqlx::query(
+            "INSERT INTO cart_merges (guest_owner, user_id, merged_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (guest_owner) DO NOTHING",
+        )
+        .bind(guest_key)
+        .bind(user_id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if recorded == 0 {
+            tx.rollback().await?;
+            return Ok(MergeOutcome::AlreadyMerged);
+        }
+        if let Some(guest_cart) = guest {
+            sqlx::query("DELETE FROM cart_items WHERE cart_id = $1").bind(guest_cart).execute(&mut *tx).await?;
+            bump_version(&mut tx, guest_cart).await?;
+        }
+        let user_lines = read_lines(&mut tx, user_cart).await?;
+        let ids: Vec<i64> = user_lines.iter().chain(&guest_lines).map(|l| l.product_id).collect();
+        let available = catalog.cards(&ids).await.map_err(StoreError::from)?;
+        let (merged, report) = merge_lines(&user_lines, &guest_lines, &available, MAX_LINES);
+        for (i, line) in merged.iter().enumerate() {
+            if user_lines.contains(line) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO cart_items (cart_id, product_id, quantity, price_cents, position) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity, price_cents = excluded.price_cents",
+            )
+            .bind(user_cart)
+            .bind(line.product_id)
+            .bind(i64::from(line.quantity))
+            .bind(line.price_cents)
+            .bind(now_ms() * 1000 + i as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let version = bump_version(&mut tx, user_cart).await?;
+        let lines = read_lines(&mut tx, user_cart).await?;
+        tx.commit().await?;
+        Ok(MergeOutcome::Merged { cart: StoredCart { lines, version: version as u64 }, report })
     }
 }

@@ -1,0 +1,283 @@
+//! Accounts: register, sign in (with the guest-cart merge), sign out.
+
+use super::cart::view_of;
+use super::visitor::{Visitor, PENDING_MERGE_KEY};
+use crate::domain::merge::report_notices;
+use crate::error::AppError;
+use crate::model::{AuthAnswer, UserInfo};
+use crate::state::AppState;
+use crate::storage::cart_store::CartOwner;
+use crate::storage::sql_cart::{GuestLines, MergeOutcome};
+use crate::storage::users::{User, UserError};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub const MIN_PASSWORD: usize = 8;
+pub const MAX_PASSWORD: usize = 128;
+/// Failed sign-ins allowed per email, and per address, in one window.
+pub const FAILURES_PER_EMAIL: u64 = 5;
+pub const FAILURES_PER_ADDRESS: u64 = 20;
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+const WRONG: &str = "That email and password do not match an account.";
+
+/// Trims and lower-cases an email and checks its shape.
+pub fn normalize_email(raw: &str) -> Result<String, AppError> {
+    let email = raw.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        });
+    if valid {
+        Ok(email)
+    } else {
+        Err(AppError::Invalid("Enter an email address like name@example.com.".into()))
+    }
+}
+
+pub fn check_password(password: &str) -> Result<(), AppError> {
+    let n = password.chars().count();
+    if (MIN_PASSWORD..=MAX_PASSWORD).contains(&n) {
+        Ok(())
+    } else {
+        Err(AppError::Invalid(format!("Passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters long.")))
+    }
+}
+
+/// Argon2id with the crate's recommended parameters, on the blocking pool (it is CPU-bound).
+pub async fn hash_password(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+    })
+    .await
+    .map_err(|_| AppError::internal())?
+    .map_err(|e| {
+        tracing::error!(error = %e, "password hashing failed");
+        AppError::internal()
+    })
+}
+
+/// A hash of nothing in particular, verified against when the email is unknown so that a wrong
+/// email takes as long as a wrong password.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default().hash_password(b"decoy password", &salt).map(|h| h.to_string()).unwrap_or_default()
+    })
+}
+
+async fn verify_password(password: String, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        let hash = hash.unwrap_or_else(|| decoy_hash().to_string());
+        PasswordHash::new(&hash)
+            .is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+    })
+    .await
+    .unwrap_or(false)
+}
+
+fn info(user: &User) -> UserInfo {
+    UserInfo { id: user.id, email: user.email.clone(), is_admin: user.is_admin() }
+}
+
+pub async fn register(
+    state: &AppState,
+    visitor: &Visitor,
+    email: &str,
+    password: String,
+) -> Result<AuthAnswer, AppError> {
+    let email = normalize_email(email)?;
+    check_password(&password)?;
+    let ip = Visitor::client_ip(state.config.trust_proxy).await;
+    // Registrations count against the address too, so the form cannot be used to probe at speed.
+    limit(state, &format!("login:ip:{ip}"), FAILURES_PER_ADDRESS).await?;
+    let hash = hash_password(password).await?;
+    let user = match state.users.create(&email, &hash, "customer").await {
+        Ok(u) => u,
+        Err(UserError::Taken) => {
+            state.login_failures.add(&format!("login:ip:{ip}"), FAILURE_WINDOW).await;
+            return Err(AppError::Conflict("An account with this email already exists. Sign in instead.".into()));
+        }
+        Err(UserError::Db(e)) => return Err(e.into()),
+    };
+    metrics::counter!("shop_auth_total", "op" => "register", "outcome" => "ok").increment(1);
+    sign_in(state, visitor, &user).await
+}
+
+async fn limit(state: &AppState, key: &str, max: u64) -> Result<(), AppError> {
+    let w = state.login_failures.get(key).await;
+    if w.count >= max {
+        metrics::counter!("shop_auth_total", "op" => "login", "outcome" => "rate_limited").increment(1);
+        return Err(AppError::RateLimited {
+            message: "Too many attempts. Please wait a few minutes and try again.".into(),
+            retry_after_secs: w.resets_in_secs.max(1),
+        });
+    }
+    Ok(())
+}
+
+pub async fn login(state: &AppState, visitor: &Visitor, email: &str, password: String) -> Result<AuthAnswer, AppError> {
+    let ip = Visitor::client_ip(state.config.trust_proxy).await;
+    let ip_key = format!("login:ip:{ip}");
+    limit(state, &ip_key, FAILURES_PER_ADDRESS).await?;
+    // A malformed email or password cannot match an account: same answer as a wrong one.
+    let email = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
+    let email_key = format!("login:email:{email}");
+    limit(state, &email_key, FAILURES_PER_EMAIL).await?;
+    let user = if password.chars().count() <= MAX_PASSWORD { state.users.by_email(&email).await? } else { None };
+    let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await;
+    let Some(user) = user.filter(|_| ok) else {
+        state.login_failures.add(&ip_key, FAILURE_WINDOW).await;
+        state.login_failures.add(&email_key, FAILURE_WINDOW).await;
+        metrics::counter!("shop_auth_total", "op" => "login", "outcome" => "wrong").increment(1);
+        return Err(AppError::Unauthorized(WRONG.into()));
+    };
+    state.login_failures.reset(&email_key).await;
+    metrics::counter!("shop_auth_total", "op" => "login", "outcome" => "ok").increment(1);
+    sign_in(state, visitor, &user).await
+}
+
+/// Switches the session to `user` under a new id and merges this browser's guest cart into the
+/// account's. The sign-in stands even if the merge fails; the merge is then retried later.
+async fn sign_in(state: &AppState, visitor: &Visitor, user: &User) -> Result<AuthAnswer, AppError> {
+    let current = visitor.user_id().await?;
+    let guest = if current.is_none() { visitor.guest_owner().await? } else { None };
+    visitor.sign_in(user.id).await?;
+    let mut notices = Vec::new();
+    if let Some(guest) = guest {
+        match merge_guest(state, &guest, user.id).await {
+            Ok(Some(report)) => notices.extend(report),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, user = user.id, "merging the guest cart failed; will retry");
+                metrics::counter!("shop_cart_merges_total", "outcome" => "failed").increment(1);
+                let _ = visitor.session.insert(PENDING_MERGE_KEY, guest.key()).await;
+                notices.push(
+                    "We could not add your guest cart to your account just now; we will try again shortly.".into(),
+                );
+            }
+        }
+    }
+    let owner = CartOwner::User(user.id);
+    let stored = state.user_carts.load(&owner).await?;
+    let cart = view_of(state, &stored, false).await?;
+    Ok(AuthAnswer { user: info(user), cart, notices })
+}
+
+/// Merges guest cart `guest` into account `user_id` once. Returns the notices for the shopper,
+/// or `None` when there was nothing (left) to merge.
+pub async fn merge_guest(state: &AppState, guest: &CartOwner, user_id: i64) -> Result<Option<Vec<String>>, AppError> {
+    let guest_key = guest.key();
+    let outcome = if state.guest_carts_in_sql() {
+        state.sql_carts.merge_guest(&guest_key, user_id, GuestLines::InSql(guest.clone()), &state.catalog).await?
+    } else {
+        // Redis: taking the cart is atomic, so only one sign-in gets its lines; if the SQL side
+        // then fails, the lines go back where they were.
+        let taken = state.guest_carts.take(guest).await?;
+        if taken.lines.is_empty() {
+            MergeOutcome::Nothing
+        } else {
+            match state
+                .sql_carts
+                .merge_guest(&guest_key, user_id, GuestLines::Taken(taken.lines.clone()), &state.catalog)
+                .await
+            {
+                Ok(MergeOutcome::AlreadyMerged) => {
+                    state.guest_carts.put_back(guest, &taken.lines).await?;
+                    MergeOutcome::AlreadyMerged
+                }
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    if let Err(back) = state.guest_carts.put_back(guest, &taken.lines).await {
+                        tracing::error!(error = %back, "could not put a guest cart back after a failed merge");
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+    };
+    match outcome {
+        MergeOutcome::Merged { cart, report } => {
+            metrics::counter!("shop_cart_merges_total", "outcome" => "merged").increment(1);
+            if let Some(cache) = &state.cart_cache {
+                cache.write_cache(&CartOwner::User(user_id), &cart).await;
+            }
+            Ok(Some(report_notices(&report)))
+        }
+        MergeOutcome::AlreadyMerged => {
+            metrics::counter!("shop_cart_merges_total", "outcome" => "already_merged").increment(1);
+            Ok(None)
+        }
+        MergeOutcome::Nothing => Ok(None),
+    }
+}
+
+/// Retries a merge that failed at sign-in, if one is pending for this session.
+pub async fn retry_pending_merge(state: &AppState, visitor: &Visitor, user_id: i64) -> Vec<String> {
+    let Ok(Some(key)) = visitor.session.get::<String>(PENDING_MERGE_KEY).await else { return vec![] };
+    let Some(guest) = key.strip_prefix("g:").map(|h| CartOwner::Guest(h.to_string())) else {
+        let _ = visitor.session.remove::<String>(PENDING_MERGE_KEY).await;
+        return vec![];
+    };
+    match merge_guest(state, &guest, user_id).await {
+        Ok(notices) => {
+            let _ = visitor.session.remove::<String>(PENDING_MERGE_KEY).await;
+            notices.unwrap_or_default()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "pending guest-cart merge still failing");
+            vec![]
+        }
+    }
+}
+
+pub async fn logout(visitor: &Visitor) -> Result<(), AppError> {
+    visitor.sign_out().await?;
+    metrics::counter!("shop_auth_total", "op" => "logout", "outcome" => "ok").increment(1);
+    Ok(())
+}
+
+pub async fn me(state: &AppState, visitor: &Visitor) -> Result<Option<UserInfo>, AppError> {
+    let Some(id) = visitor.user_id().await? else { return Ok(None) };
+    Ok(state.users.by_id(id).await?.as_ref().map(info))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(normalize_email("  Ann@Example.COM ").unwrap(), "ann@example.com");
+        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a nn@example.com", "ann@.com", "a@b@c.com"] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+        assert!(normalize_email(&format!("{}@example.com", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn password_length_is_8_to_128_characters() {
+        assert!(check_password("1234567").is_err());
+        assert!(check_password("12345678").is_ok());
+        assert!(check_password(&"é".repeat(128)).is_ok(), "characters, not bytes");
+        assert!(check_password(&"x".repeat(129)).is_err());
+    }
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_and_verify() {
+        let hash = hash_password("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse".into(), Some(hash.clone())).await);
+        assert!(!verify_password("wrong horse".into(), Some(hash)).await);
+        assert!(!verify_password("anything".into(), None).await);
+    }
+}
