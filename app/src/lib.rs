@@ -34,8 +34,10 @@ use crate::pages::{
     auth::{AccountPage, LoginPage, RegisterPage},
     cart::CartPage,
     category::CategoryPage,
+    checkout::CheckoutPage,
     home::HomePage,
     not_found::NotFound,
+    orders::{AccountOrdersPage, OrderPage},
     product::ProductPage,
     search::SearchPage,
 };
@@ -85,6 +87,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/register") view=RegisterPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("/account/orders") view=AccountOrdersPage ssr=SsrMode::Async />
+                    <Route path=path!("/checkout") view=CheckoutPage ssr=SsrMode::Async />
+                    <Route path=path!("/orders/:id") view=OrderPage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <Footer />

@@ -165,3 +165,63 @@ pub struct AuthAnswer {
     pub cart: CartView,
     pub notices: Vec<String>,
 }
+
+/// What `/checkout` shows before the order is placed, recomputed on the server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutSummary {
+    pub cart: CartView,
+    pub shipping_cents: i64,
+    pub total_cents: i64,
+    /// Reasons the order cannot be placed as it is (stock, unavailable items, empty cart).
+    pub problems: Vec<String>,
+    /// The signed-in account's email, to prefill the form.
+    pub email: Option<String>,
+    /// A fresh idempotency key for this checkout form.
+    pub idempotency_key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLineView {
+    pub product_id: i64,
+    pub name: String,
+    pub unit_price_cents: i64,
+    pub quantity: u32,
+    pub line_total_cents: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub id: String,
+    pub reference: String,
+    pub status: String,
+    pub email: String,
+    pub currency: Currency,
+    pub subtotal_cents: i64,
+    pub shipping_cents: i64,
+    pub total_cents: i64,
+    pub address: crate::domain::checkout::Address,
+    pub lines: Vec<OrderLineView>,
+    pub created_at: i64,
+}
+
+/// The answer to placing an order (the same answer for a repeated idempotency key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacedOrder {
+    pub order: OrderView,
+    /// The confirmation page, with the key a guest needs to see it again.
+    pub url: String,
+    /// True when this request created the order; false for a replay of the same key.
+    pub created: bool,
+}
+
+/// One row of an account's order history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    pub id: String,
+    pub reference: String,
+    pub status: String,
+    pub currency: Currency,
+    pub total_cents: i64,
+    pub items: u32,
+    pub created_at: i64,
+}

@@ -3,10 +3,12 @@
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::services::payments::PaymentProvider;
 use crate::storage::cached_cart::CachedCartStore;
 use crate::storage::cart_store::CartStore;
 use crate::storage::catalog_cache::Catalog;
 use crate::storage::db::Db;
+use crate::storage::orders::OrderStore;
 use crate::storage::rate_limit::FailureCounter;
 use crate::storage::redis::Redis;
 use crate::storage::sql_cart::SqlCartStore;
@@ -34,6 +36,8 @@ pub struct AppState {
     pub users: UserStore,
     /// Failed sign-ins per address and per email.
     pub login_failures: Arc<dyn FailureCounter>,
+    pub orders: OrderStore,
+    pub payments: Arc<dyn PaymentProvider>,
 }
 
 impl AppState {

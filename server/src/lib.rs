@@ -14,3 +14,4 @@ pub mod seed;
 pub mod startup;
 pub mod tasks;
 pub mod telemetry;
+pub mod visitor_id;

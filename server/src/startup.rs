@@ -2,12 +2,14 @@
 
 use crate::seed;
 use app::config::Config;
+use app::services::payments::SimulatedPayments;
 use app::state::AppState;
 use app::storage::cached_cart::CachedCartStore;
 use app::storage::cart_store::CartStore;
 use app::storage::catalog::SqlCatalog;
 use app::storage::catalog_cache::Catalog;
 use app::storage::db::{Db, Dialect};
+use app::storage::orders::OrderStore;
 use app::storage::rate_limit::{FailureCounter, MemoryCounter, RedisCounter};
 use app::storage::redis::Redis;
 use app::storage::redis_cart::RedisCartStore;
@@ -81,6 +83,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
     };
     let leptos_options = leptos_options(&config);
     let users = UserStore::new(db.clone());
+    let orders = OrderStore::new(db.clone());
     Ok(AppState {
         config: Arc::new(config),
         leptos_options,
@@ -93,6 +96,8 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         cart_cache,
         users,
         login_failures,
+        orders,
+        payments: Arc::new(SimulatedPayments),
     })
 }
 

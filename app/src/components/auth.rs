@@ -24,6 +24,19 @@ impl AuthCtx {
         self.current.get().unwrap_or_else(|| self.initial.get().and_then(Result::ok).flatten())
     }
 
+    /// The signed-in account once it is known (waits for the page-load answer if needed).
+    pub async fn resolved_user(&self) -> Option<UserInfo> {
+        if let Some(known) = self.current.get_untracked() {
+            return known;
+        }
+        self.initial.await.ok().flatten()
+    }
+
+    /// True right after signing out on this page (the move to the home page is under way).
+    pub fn just_signed_out(&self) -> bool {
+        self.current.get() == Some(None)
+    }
+
     /// After a sign-in or registration from this page: the account and its merged cart.
     pub fn signed_in(&self, answer: AuthAnswer) {
         let cart = expect_context::<CartCtx>();
@@ -44,10 +57,10 @@ impl AuthCtx {
             match logout().await {
                 Ok(()) => {
                     crate::client::local_cart::clear();
+                    navigate("/", Default::default());
                     cart.reset(CartView { guest: true, ..CartView::default() });
                     ctx.current.set(Some(None));
                     cart.say(MessageKind::Ok, "You are signed out.");
-                    navigate("/", Default::default());
                 }
                 Err(e) => cart.say(MessageKind::Error, e.message()),
             }

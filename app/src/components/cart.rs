@@ -162,12 +162,17 @@ impl CartCtx {
         });
     }
 
-    /// Reloads the cart from the server (another tab or device changed it).
+    /// Reloads the cart from the server (another tab or device changed it, or an order emptied it).
     pub fn refresh(&self) {
         let ctx = *self;
         leptos::task::spawn_local(async move {
             if let Ok(view) = get_cart().await {
-                ctx.accept(view, false);
+                let stale = ctx.confirmed.with_untracked(|c| c.as_ref().is_some_and(|c| c.guest != view.guest));
+                if stale {
+                    ctx.reset(view);
+                } else {
+                    ctx.accept(view, false);
+                }
             }
         });
     }

@@ -30,7 +30,7 @@ pub fn Header() -> impl IntoView {
                             name="q"
                             placeholder="Search products"
                             maxlength="200"
-                            prop:value=current_q
+                            value=current_q
                         />
                         <button type="submit" class="btn btn-icon" aria-label="Search">
                             <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">

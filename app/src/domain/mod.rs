@@ -2,5 +2,6 @@
 
 pub mod cart;
 pub mod catalog;
+pub mod checkout;
 pub mod merge;
 pub mod money;

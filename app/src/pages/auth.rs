@@ -85,7 +85,7 @@ fn AuthForm(mode: Mode) -> impl IntoView {
         <h1>{heading}</h1>
         <div class="form-card">
             <form method="post" action=action on:submit=on_submit novalidate=false>
-                <input type="hidden" name="next" prop:value=next />
+                <input type="hidden" name="next" value=next />
                 <div class="field">
                     <label for="email">"Email"</label>
                     <input id="email" name="email" type="email" autocomplete="email" required maxlength="254" />
@@ -123,7 +123,12 @@ pub fn AccountPage() -> impl IntoView {
         <PageTitle text="Your account · Copperleaf" />
         <Meta name="robots" content="noindex" />
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || match auth.user() {
+            {move || Suspend::new(async move {
+                // Signing out here moves to the home page; do not bounce to the sign-in form.
+                if auth.just_signed_out() {
+                    return ().into_any();
+                }
+                match auth.resolved_user().await {
                 None => view! { <Redirect path="/login?next=/account" /> }.into_any(),
                 Some(user) => view! {
                     <h1>"Your account"</h1>
@@ -144,7 +149,8 @@ pub fn AccountPage() -> impl IntoView {
                         <button type="submit" class="btn">"Sign out"</button>
                     </form>
                 }.into_any(),
-            }}
+                }
+            })}
         </Transition>
     }
 }

@@ -3,8 +3,10 @@
 pub mod auth;
 pub mod cart;
 pub mod category;
+pub mod checkout;
 pub mod home;
 pub mod not_found;
+pub mod orders;
 pub mod product;
 pub mod search;
 

@@ -68,6 +68,7 @@ fn ProductView(product: ProductDetail) -> impl IntoView {
                                 inputmode="numeric"
                                 min="1"
                                 max=max_qty
+                                value="1"
                                 prop:value=move || qty.get().to_string()
                                 on:input=move |ev| {
                                     if let Ok(v) = event_target_value(&ev).parse::<i64>() {

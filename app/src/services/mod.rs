@@ -3,5 +3,7 @@
 
 pub mod auth;
 pub mod cart;
+pub mod checkout;
 pub mod flash;
+pub mod payments;
 pub mod visitor;

@@ -19,6 +19,13 @@ pub struct Visitor {
     pub session: Session,
 }
 
+/// The long-lived anonymous id of a browser (the `aid` cookie), put in the request by the
+/// server's middleware. Used for recommendations and experiment assignment, never for access.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnonId(pub String);
+
+pub const ANON_COOKIE: &str = "aid";
+
 fn unavailable(e: impl std::fmt::Display) -> AppError {
     tracing::warn!(error = %e, "session store unavailable");
     AppError::Unavailable("We cannot reach your session right now. Please try again in a moment.".into())
@@ -79,6 +86,23 @@ impl Visitor {
     /// Ends the session: its record is deleted and the browser starts over as a new guest.
     pub async fn sign_out(&self) -> Result<(), AppError> {
         self.session.flush().await.map_err(unavailable)
+    }
+
+    /// The browser's anonymous id, if it has one.
+    pub fn anon_id() -> Option<String> {
+        let parts = leptos::prelude::use_context::<http::request::Parts>()?;
+        parts.extensions.get::<AnonId>().map(|a| a.0.clone())
+    }
+
+    /// Who did something, for events: `u:<id>` for accounts, `a:<anonymous id>` otherwise.
+    pub async fn subject(&self) -> String {
+        match self.user_id().await {
+            Ok(Some(id)) => format!("u:{id}"),
+            _ => match Self::anon_id() {
+                Some(a) => format!("a:{a}"),
+                None => "a:unknown".into(),
+            },
+        }
     }
 
     /// The client's address, for rate limiting.

@@ -1,0 +1,66 @@
+//! Checkout and order endpoints.
+// The place-order endpoint takes its form's fields one by one, as the form posts them.
+#![allow(clippy::too_many_arguments)]
+
+use crate::error::AppError;
+use crate::model::{CheckoutSummary, OrderSummary, OrderView, PlacedOrder};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::services::{checkout, visitor::Visitor};
+#[cfg(feature = "ssr")]
+use crate::state::app_state;
+
+/// The order as it would be placed now: the cart at today's prices, shipping, total, anything
+/// that blocks it, and a fresh idempotency key for the form.
+#[server(endpoint = "checkout/summary")]
+pub async fn get_checkout_summary() -> Result<CheckoutSummary, AppError> {
+    let state = app_state()?;
+    checkout::summary(&state, &Visitor::current().await?).await
+}
+
+/// Places the order for the current cart. The same `idempotency_key` always yields the same
+/// order (a replay with other contents is refused with 409); a shortage answers 409 and leaves
+/// the cart as it was.
+#[server(endpoint = "checkout/place")]
+pub async fn place_order(
+    idempotency_key: String,
+    email: String,
+    name: String,
+    line1: String,
+    line2: Option<String>,
+    city: String,
+    postcode: String,
+    country: String,
+) -> Result<PlacedOrder, AppError> {
+    let state = app_state()?;
+    let request = checkout::PlaceRequest {
+        idempotency_key,
+        email,
+        address: crate::domain::checkout::Address {
+            name,
+            line1,
+            line2: line2.unwrap_or_default(),
+            city,
+            postcode,
+            country,
+        },
+    };
+    let placed = checkout::place(&state, &Visitor::current().await?, request).await?;
+    super::redirect_plain_form(&placed.url);
+    Ok(placed)
+}
+
+/// The signed-in account's orders, newest first.
+#[server(endpoint = "orders")]
+pub async fn list_orders() -> Result<Vec<OrderSummary>, AppError> {
+    let state = app_state()?;
+    checkout::list(&state, &Visitor::current().await?).await
+}
+
+/// One order: for its account, for the guest session that placed it, or with its `key`.
+#[server(endpoint = "orders/get")]
+pub async fn get_order(id: String, key: Option<String>) -> Result<OrderView, AppError> {
+    let state = app_state()?;
+    checkout::order_for(&state, &Visitor::current().await?, &id, key.as_deref()).await
+}

@@ -1,0 +1,186 @@
+//! Checkout rules: the shipping address, shipping cost, totals, and what makes two order
+//! requests "the same" for the idempotency check. Pure.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Orders of at least this subtotal ship free; below it, `FLAT_SHIPPING_CENTS`.
+pub const FREE_SHIPPING_FROM_CENTS: i64 = 5_000;
+pub const FLAT_SHIPPING_CENTS: i64 = 499;
+
+/// Countries the demo shop ships to (ISO 3166-1 alpha-2, name).
+pub const COUNTRIES: &[(&str, &str)] = &[
+    ("US", "United States"),
+    ("CA", "Canada"),
+    ("GB", "United Kingdom"),
+    ("IE", "Ireland"),
+    ("DE", "Germany"),
+    ("FR", "France"),
+    ("NL", "Netherlands"),
+    ("BE", "Belgium"),
+    ("ES", "Spain"),
+    ("IT", "Italy"),
+    ("SE", "Sweden"),
+    ("DK", "Denmark"),
+    ("AU", "Australia"),
+    ("NZ", "New Zealand"),
+];
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Address {
+    pub name: String,
+    pub line1: String,
+    pub line2: String,
+    pub city: String,
+    pub postcode: String,
+    pub country: String,
+}
+
+/// A problem with one field, for the form to show next to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
+}
+
+fn clean(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Address {
+    /// Trims and checks every field; returns the cleaned address or every problem at once.
+    pub fn validated(raw: &Address) -> Result<Address, Vec<FieldProblem>> {
+        let a = Address {
+            name: clean(&raw.name),
+            line1: clean(&raw.line1),
+            line2: clean(&raw.line2),
+            city: clean(&raw.city),
+            postcode: clean(&raw.postcode).to_uppercase(),
+            country: raw.country.trim().to_uppercase(),
+        };
+        let mut problems = Vec::new();
+        let mut need = |field: &str, value: &str, label: &str, max: usize| {
+            if value.is_empty() {
+                problems.push(FieldProblem { field: field.into(), message: format!("Enter {label}.") });
+            } else if value.chars().count() > max {
+                problems.push(FieldProblem {
+                    field: field.into(),
+                    message: format!("{label} is too long (at most {max} characters)."),
+                });
+            } else if value.chars().any(|c| c.is_control()) {
+                problems.push(FieldProblem {
+                    field: field.into(),
+                    message: format!("{label} contains characters we cannot print."),
+                });
+            }
+        };
+        need("name", &a.name, "your full name", 100);
+        need("line1", &a.line1, "the street address", 120);
+        need("city", &a.city, "the town or city", 80);
+        need("postcode", &a.postcode, "the postcode", 12);
+        if a.line2.chars().count() > 120 || a.line2.chars().any(|c| c.is_control()) {
+            problems.push(FieldProblem { field: "line2".into(), message: "Address line 2 is too long.".into() });
+        }
+        if !a.postcode.is_empty() && !a.postcode.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '-') {
+            problems.push(FieldProblem {
+                field: "postcode".into(),
+                message: "A postcode has only letters, digits, spaces and dashes.".into(),
+            });
+        }
+        if !COUNTRIES.iter().any(|(code, _)| *code == a.country) {
+            problems.push(FieldProblem { field: "country".into(), message: "Choose a country we ship to.".into() });
+        }
+        if problems.is_empty() {
+            Ok(a)
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+pub fn shipping_cents(subtotal_cents: i64) -> i64 {
+    if subtotal_cents >= FREE_SHIPPING_FROM_CENTS || subtotal_cents == 0 {
+        0
+    } else {
+        FLAT_SHIPPING_CENTS
+    }
+}
+
+/// An idempotency key: 16 to 64 characters of letters, digits and dashes (a UUID fits).
+pub fn valid_idempotency_key(key: &str) -> bool {
+    (16..=64).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// Fingerprint of an order request: who sends it and what the form says. A replay of an
+/// idempotency key must carry the same fingerprint, or it is refused. (The lines are not part of
+/// it: they come from the cart, which the first request emptied.)
+pub fn request_fingerprint(buyer: &str, email: &str, address: &Address) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        buyer,
+        email,
+        &address.name,
+        &address.line1,
+        &address.line2,
+        &address.city,
+        &address.postcode,
+        &address.country,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr() -> Address {
+        Address {
+            name: "  Ann   Lee ".into(),
+            line1: "1 Main St".into(),
+            line2: String::new(),
+            city: "Springfield".into(),
+            postcode: " ab1 2cd ".into(),
+            country: "gb".into(),
+        }
+    }
+
+    #[test]
+    fn addresses_are_cleaned_and_checked() {
+        let a = Address::validated(&addr()).unwrap();
+        assert_eq!(a.name, "Ann Lee");
+        assert_eq!(a.postcode, "AB1 2CD");
+        assert_eq!(a.country, "GB");
+        let bad = Address { name: String::new(), postcode: "<script>".into(), country: "XX".into(), ..addr() };
+        let problems = Address::validated(&bad).unwrap_err();
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, vec!["name", "postcode", "country"]);
+        let long = Address { city: "x".repeat(81), ..addr() };
+        assert_eq!(Address::validated(&long).unwrap_err()[0].field, "city");
+        let control = Address { line1: "1 Main\u{0007}St".into(), ..addr() };
+        assert!(Address::validated(&control).is_err());
+    }
+
+    #[test]
+    fn shipping_is_free_from_fifty() {
+        assert_eq!(shipping_cents(4_999), 499);
+        assert_eq!(shipping_cents(5_000), 0);
+        assert_eq!(shipping_cents(0), 0);
+    }
+
+    #[test]
+    fn keys_and_fingerprints() {
+        assert!(valid_idempotency_key("0b0f3a52-6d3e-4c7a-9a57-4b1f8d2b9c10"));
+        assert!(!valid_idempotency_key("short"));
+        assert!(!valid_idempotency_key("has spaces in it, which is bad"));
+        let a = Address::validated(&addr()).unwrap();
+        let f1 = request_fingerprint("u:1", "a@b.co", &a);
+        assert_eq!(f1, request_fingerprint("u:1", "a@b.co", &a.clone()));
+        assert_ne!(f1, request_fingerprint("u:2", "a@b.co", &a));
+        assert_ne!(f1, request_fingerprint("u:1", "b@b.co", &a));
+        let moved = Address { city: "Shelbyville".into(), ..a.clone() };
+        assert_ne!(f1, request_fingerprint("u:1", "a@b.co", &moved));
+    }
+}

@@ -1,0 +1,300 @@
+//! Checkout over HTTP on SQLite and on PostgreSQL + Redis: a full purchase, no overselling
+//! under 50 concurrent buyers, one order per idempotency key, and who may see an order.
+
+mod common;
+
+use common::{Backend, RedisServer, TestServer};
+use serde_json::Value;
+
+struct Setup {
+    server: TestServer,
+    _db: common::TestDb,
+    _redis: Option<RedisServer>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Embedded,
+    Scaled,
+}
+
+async fn setup(kind: Kind) -> Setup {
+    match kind {
+        Kind::Embedded => {
+            let db = common::database(Backend::Sqlite).await;
+            Setup { server: common::spawn(&db.url, None).await, _db: db, _redis: None }
+        }
+        Kind::Scaled => {
+            let db = common::database(Backend::Postgres).await;
+            let redis = RedisServer::start();
+            Setup { server: common::spawn(&db.url, Some(&redis.url())).await, _db: db, _redis: Some(redis) }
+        }
+    }
+}
+
+macro_rules! both_setups {
+    ($($name:ident),* $(,)?) => {
+        mod embedded { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Embedded).await } )* }
+        mod redis_postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Scaled).await } )* }
+    };
+}
+
+both_setups!(
+    a_guest_buys_two_products,
+    fifty_buyers_for_ten_units_make_ten_orders,
+    one_idempotency_key_one_order,
+    orders_are_private,
+    bad_checkout_input_is_refused,
+);
+
+async fn post(http: &reqwest::Client, s: &TestServer, path: &str, body: &str) -> (u16, Value) {
+    let res = http
+        .post(s.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+fn key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn form(key: &str, email: &str, city: &str) -> String {
+    format!("idempotency_key={key}&email={email}&name=Ann+Lee&line1=1+Main+St&line2=&city={city}&postcode=AB1+2CD&country=GB")
+}
+
+async fn stock(s: &TestServer, id: i64) -> i64 {
+    sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(id).fetch_one(&s.state.db.pool).await.unwrap()
+}
+
+async fn products(s: &TestServer, n: usize) -> Vec<(i64, i64)> {
+    sqlx::query_as::<_, (i64, i64)>(
+        "SELECT id, price_cents FROM products WHERE active = 1 AND stock >= 20 ORDER BY id LIMIT $1",
+    )
+    .bind(n as i64)
+    .fetch_all(&s.state.db.pool)
+    .await
+    .unwrap()
+}
+
+async fn a_guest_buys_two_products(kind: Kind) {
+    let t = setup(kind).await;
+    let s = &t.server;
+    let ps = products(s, 2).await;
+    let http = common::browser();
+    post(&http, s, "/api/cart/add", &format!("product_id={}&quantity=2", ps[0].0)).await;
+    post(&http, s, "/api/cart/add", &format!("product_id={}&quantity=1", ps[1].0)).await;
+    let before = (stock(s, ps[0].0).await, stock(s, ps[1].0).await);
+    let (status, summary) = post(&http, s, "/api/checkout/summary", "").await;
+    assert_eq!(status, 200);
+    let subtotal = 2 * ps[0].1 + ps[1].1;
+    assert_eq!(summary["cart"]["subtotal_cents"], subtotal);
+    let shipping = if subtotal >= 5000 { 0 } else { 499 };
+    assert_eq!(summary["total_cents"], subtotal + shipping);
+    assert_eq!(summary["problems"], Value::Array(vec![]));
+    let k = summary["idempotency_key"].as_str().unwrap().to_string();
+    let (status, placed) = post(&http, s, "/api/checkout/place", &form(&k, "ann%40example.com", "Springfield")).await;
+    assert_eq!(status, 200, "{placed}");
+    assert_eq!(placed["created"], true);
+    let order = &placed["order"];
+    assert_eq!(order["total_cents"], subtotal + shipping);
+    assert_eq!(order["status"], "paid");
+    assert_eq!(order["lines"].as_array().unwrap().len(), 2);
+    assert_eq!(order["address"]["postcode"], "AB1 2CD");
+    assert_eq!((stock(s, ps[0].0).await, stock(s, ps[1].0).await), (before.0 - 2, before.1 - 1));
+    // The cart is empty afterwards; the page says so too.
+    let (_, cart) = post(&http, s, "/api/cart", "").await;
+    assert!(cart["lines"].as_array().unwrap().is_empty());
+    // Purchases are recorded as events, in the same transaction.
+    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'purchase' AND order_id = $1")
+        .bind(order["id"].as_str().unwrap())
+        .fetch_one(&s.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(events, 2);
+    // The guest's confirmation page works in this session, and by its link anywhere.
+    let id = order["id"].as_str().unwrap();
+    let (status, _) = post(&http, s, "/api/orders/get", &format!("id={id}")).await;
+    assert_eq!(status, 200);
+    let url = placed["url"].as_str().unwrap();
+    let page = reqwest::get(s.url(url)).await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("Thank you for your order"));
+}
+
+async fn fifty_buyers_for_ten_units_make_ten_orders(kind: Kind) {
+    let t = setup(kind).await;
+    let s = &t.server;
+    let pid = products(s, 1).await[0].0;
+    sqlx::query("UPDATE products SET stock = 10 WHERE id = $1").bind(pid).execute(&s.state.db.pool).await.unwrap();
+    s.state.catalog.invalidate_product(pid).await;
+    let mut buyers = Vec::new();
+    for _ in 0..50 {
+        let http = common::browser();
+        let (status, _) = post(&http, s, "/api/cart/add", &format!("product_id={pid}&quantity=1")).await;
+        assert_eq!(status, 200);
+        buyers.push(http);
+    }
+    let mut tasks = Vec::new();
+    for http in buyers.clone() {
+        let url = s.url("/api/checkout/place");
+        tasks.push(tokio::spawn(async move {
+            let res = http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&key(), "buyer%40example.com", "Springfield"))
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }));
+    }
+    let (mut placed, mut refused) = (0, 0);
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            200 => placed += 1,
+            409 => {
+                let m = body["message"].as_str().unwrap();
+                assert!(m.contains("left") || m.contains("sold out"), "{m}");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!((placed, refused), (10, 40));
+    assert_eq!(stock(s, pid).await, 0, "never below zero");
+    let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM order_lines WHERE product_id = $1")
+        .bind(pid)
+        .fetch_one(&s.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 10);
+    // The forty who missed out keep their carts.
+    let mut kept = 0;
+    for http in &buyers {
+        let (_, cart) = post(http, s, "/api/cart", "").await;
+        kept += cart["lines"].as_array().unwrap().len();
+    }
+    assert_eq!(kept, 40);
+}
+
+async fn one_idempotency_key_one_order(kind: Kind) {
+    let t = setup(kind).await;
+    let s = &t.server;
+    let ps = products(s, 1).await;
+    let http = common::browser();
+    post(&http, s, "/api/cart/add", &format!("product_id={}&quantity=3", ps[0].0)).await;
+    let before = stock(s, ps[0].0).await;
+    let k = key();
+    // A double click, a resubmit and retries, all at once.
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (http, url, body) =
+            (http.clone(), s.url("/api/checkout/place"), form(&k, "ann%40example.com", "Springfield"));
+        tasks.push(tokio::spawn(async move {
+            let res = http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut ids = Vec::new();
+    let mut created = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        ids.push(body["order"]["id"].as_str().unwrap().to_string());
+        created += usize::from(body["created"] == true);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "one order");
+    assert_eq!(created, 1);
+    assert_eq!(stock(s, ps[0].0).await, before - 3, "stock taken once");
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE idempotency_key = $1")
+        .bind(&k)
+        .fetch_one(&s.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    // Later, the same key with the same contents: the same order. With other contents: refused.
+    let (status, again) = post(&http, s, "/api/checkout/place", &form(&k, "ann%40example.com", "Springfield")).await;
+    assert_eq!((status, again["order"]["id"].as_str().unwrap()), (200, ids[0].as_str()));
+    let (status, body) = post(&http, s, "/api/checkout/place", &form(&k, "ann%40example.com", "Shelbyville")).await;
+    assert_eq!(status, 409, "{body}");
+}
+
+async fn orders_are_private(kind: Kind) {
+    let t = setup(kind).await;
+    let s = &t.server;
+    let ps = products(s, 1).await;
+    let (a, b) = (common::browser(), common::browser());
+    for (http, mail) in [(&a, "a"), (&b, "b")] {
+        let (status, _) = post(
+            http,
+            s,
+            "/api/auth/register",
+            &format!("email={mail}{}%40example.com&password=correct+horse", rand::random::<u32>()),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    post(&a, s, "/api/cart/add", &format!("product_id={}&quantity=1", ps[0].0)).await;
+    let (status, placed) = post(&a, s, "/api/checkout/place", &form(&key(), "a%40example.com", "Springfield")).await;
+    assert_eq!(status, 200);
+    let id = placed["order"]["id"].as_str().unwrap().to_string();
+    let (_, list_a) = post(&a, s, "/api/orders", "").await;
+    assert_eq!(list_a.as_array().unwrap().len(), 1);
+    assert_eq!(list_a[0]["id"], id.as_str());
+    let (_, list_b) = post(&b, s, "/api/orders", "").await;
+    assert!(list_b.as_array().unwrap().is_empty(), "B sees none of A's orders");
+    let (status, _) = post(&b, s, "/api/orders/get", &format!("id={id}")).await;
+    assert_eq!(status, 404, "another account cannot read it");
+    let (status, _) = post(&b, s, "/api/orders/get", &format!("id={id}&key=wrong-key")).await;
+    assert_eq!(status, 404);
+    let (status, _) = post(&common::browser(), s, "/api/orders", "").await;
+    assert_eq!(status, 401);
+    let (status, got) = post(&a, s, "/api/orders/get", &format!("id={id}")).await;
+    assert_eq!((status, got["id"].as_str().unwrap()), (200, id.as_str()));
+}
+
+async fn bad_checkout_input_is_refused(kind: Kind) {
+    let t = setup(kind).await;
+    let s = &t.server;
+    let ps = products(s, 1).await;
+    let http = common::browser();
+    let (status, _) = post(&http, s, "/api/checkout/place", &form(&key(), "ann%40example.com", "Springfield")).await;
+    assert_eq!(status, 422, "empty cart");
+    post(&http, s, "/api/cart/add", &format!("product_id={}&quantity=2", ps[0].0)).await;
+    let (_, cart_before) = post(&http, s, "/api/cart", "").await;
+    for (body, want) in [
+        (form("short", "ann%40example.com", "Springfield"), 400),
+        (form(&key(), "not-an-email", "Springfield"), 422),
+        (form(&key(), "ann%40example.com", ""), 422),
+        (form(&key(), "ann%40example.com", "Springfield").replace("country=GB", "country=XX"), 422),
+        (form(&key(), "ann%40example.com", "Springfield").replace("&name=Ann+Lee", ""), 400),
+    ] {
+        let (status, answer) = post(&http, s, "/api/checkout/place", &body).await;
+        assert_eq!(status, want, "{body}: {answer}");
+        assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // A shortage at the last moment: refused, cart kept as it was.
+    sqlx::query("UPDATE products SET stock = 1 WHERE id = $1").bind(ps[0].0).execute(&s.state.db.pool).await.unwrap();
+    s.state.catalog.invalidate_product(ps[0].0).await;
+    let (status, answer) =
+        post(&http, s, "/api/checkout/place", &form(&key(), "ann%40example.com", "Springfield")).await;
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("Only 1 left"));
+    let (_, cart_after) = post(&http, s, "/api/cart", "").await;
+    assert_eq!(cart_after["lines"][0]["quantity"], cart_before["lines"][0]["quantity"]);
+    assert_eq!(cart_after["version"], cart_before["version"]);
+    assert_eq!(stock(s, ps[0].0).await, 1);
+}
