@@ -20,6 +20,14 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "sid";
 
+/// The app's routes, generated once per process. Generating them renders the app with resource
+/// loading suppressed process-wide (leptos-rs/leptos#4773): doing it while another server in the
+/// same process renders a page (tests build many) leaves that page's resources pending forever.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
     let key = startup::cookie_key(&state.config)?;
     let inactivity = time::Duration::seconds(state.config.session_inactivity.as_secs() as i64);
@@ -31,7 +39,7 @@ pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(inactivity))
         .with_signed(key);
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let ctx = state.clone();
     let options = state.leptos_options.clone();
     Ok(Router::new()
