@@ -283,10 +283,8 @@ test("signing out empties the cart here and forgets the browser's copy", async (
   await expect(page).toHaveURL(/\/login\?next=\/account$/);
 });
 
-// BUG: with JavaScript, "Sign out" on /account ends on /login?next=/account instead of the home
-// page. AuthCtx::sign_out (app/src/components/auth.rs) sets the user to None before calling
-// navigate("/"); the still-mounted AccountPage (app/src/pages/auth.rs) then re-renders its
-// `None => <Redirect path="/login?next=/account"/>` branch, and that redirect wins.
+// Regression: signing out on /account once re-rendered the page's "signed out" redirect to
+// /login before the move to the home page took effect.
 test("signing out from /account lands on the home page", async ({ page }) => {
   await signedInWithCartOnAccountPage(page, uniqueEmail("signout-home"));
   await apiCall(page, "auth/logout", () => page.getByRole("button", { name: "Sign out", exact: true }).click());
@@ -349,10 +347,8 @@ test("a failed sign-in says one generic thing; a short password is refused", asy
 test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });
 
-  // BUG (same as "a signed-in visitor can load /account directly"): after the register form's
-  // 303 to /account, GET /account often answers 302 to /login?next=/account, so the new customer
-  // sees the sign-in form instead of the account page (the "Welcome" flash is used up by the
-  // redirected response), and without JavaScript cannot reach the "Sign out" button reliably.
+  // Regression: GET /account once raced the page-load account lookup and redirected signed-in
+  // customers to the sign-in form (see "a signed-in visitor can load /account directly").
   test("register, sign out and sign in through the plain forms", async ({ page }) => {
     const email = uniqueEmail("nojs");
     await page.goto("/register");
@@ -420,10 +416,8 @@ test.describe("without JavaScript", () => {
     await expect(accountLink(page, "Account")).toBeVisible();
   });
 
-  // BUG: the sign-in form's hidden `next` field is written with `prop:value=next`
-  // (app/src/pages/auth.rs, AuthForm), and properties are not rendered by SSR: the served HTML
-  // has `<input type="hidden" name="next">` without a value. Without JavaScript, signing in from
-  // /login?next=/cart posts an empty `next` and lands on /account instead of /cart.
+  // Regression: the hidden `next` field was once set as a DOM property only, which server
+  // rendering does not write, so plain-form sign-ins lost where to go back to.
   test("signing in from /login?next=/cart goes back to the cart", async ({ page, browser, baseURL }) => {
     const email = uniqueEmail("nojs-next");
     const setup = await browser.newContext({ baseURL });
@@ -461,12 +455,8 @@ test("/account asks a signed-out visitor to sign in, then comes back", async ({ 
   expect(await whoAmI(page)).toBe(email);
 });
 
-// BUG: the server often (a race; about half of the requests) answers a signed-in GET /account with
-// "302 Found, Location: /login?next=/account" although the body renders "Signed in as ...".
-// AccountPage (app/src/pages/auth.rs) matches on `auth.user()`, which is None while the `me()`
-// resource is still pending (AuthCtx::user, app/src/components/auth.rs), so a first SSR pass can
-// render <Redirect>, which sets the redirect status and Location header; the later pass with the
-// user cannot take it back.
+// Regression: the account page once chose between itself and a redirect before the page-load
+// account lookup finished, so a signed-in GET /account could answer 302 to /login.
 test("a signed-in visitor can load /account directly", async ({ page }) => {
   const email = uniqueEmail("direct");
   await page.goto("/");
