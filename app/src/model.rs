@@ -225,3 +225,11 @@ pub struct OrderSummary {
     pub items: u32,
     pub created_at: i64,
 }
+
+/// One recommended product with a short reason ("Often bought with …").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recommendation {
+    pub product_id: i64,
+    pub reason: String,
+    pub product: ProductCard,
+}

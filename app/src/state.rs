@@ -4,10 +4,12 @@
 use crate::config::Config;
 use crate::error::AppError;
 use crate::services::payments::PaymentProvider;
+use crate::services::recs::Recommender;
 use crate::storage::cached_cart::CachedCartStore;
 use crate::storage::cart_store::CartStore;
 use crate::storage::catalog_cache::Catalog;
 use crate::storage::db::Db;
+use crate::storage::events::{EventSink, EventStore};
 use crate::storage::orders::OrderStore;
 use crate::storage::rate_limit::FailureCounter;
 use crate::storage::redis::Redis;
@@ -38,6 +40,10 @@ pub struct AppState {
     pub login_failures: Arc<dyn FailureCounter>,
     pub orders: OrderStore,
     pub payments: Arc<dyn PaymentProvider>,
+    /// Queue of shopper signals, written in batches.
+    pub events: EventSink,
+    pub event_store: EventStore,
+    pub recommender: Recommender,
 }
 
 impl AppState {

@@ -5,10 +5,13 @@
 
 pub mod api;
 pub mod bench;
+pub mod cli;
 pub mod demo;
 pub mod health;
+pub mod history;
 pub mod loadgen;
 pub mod page_cache;
+pub mod recs_eval;
 pub mod router;
 pub mod seed;
 pub mod startup;

@@ -7,7 +7,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use app::config::Config;
-use server::{router, startup, tasks, telemetry};
+use server::{cli, router, startup, tasks, telemetry};
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -24,8 +24,9 @@ async fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         None | Some("serve") => serve(config).await,
         Some("migrate") => startup::connect_db(&config).await.map(|_| ()).map_err(|e| e.to_string()),
+        Some("recs") => cli::recs(config, &args[1..]).await,
         Some("help") | Some("--help") | Some("-h") => {
-            println!("usage: server [serve | migrate | help]");
+            println!("{}", cli::USAGE);
             Ok(())
         }
         Some(other) => Err(format!("unknown command {other:?}; try `server help`")),
@@ -46,12 +47,15 @@ async fn serve(config: Config) -> Result<(), String> {
     let state = startup::build_state(config).await.map_err(|e| e.to_string())?;
     let app = router::build(state.clone()).map_err(|e| e.to_string())?;
     tasks::spawn_housekeeping(state.clone());
+    tasks::spawn_recommendations(state.clone());
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!("listening on http://{addr}");
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown_signal(grace))
         .await
         .map_err(|e| e.to_string())?;
+    // Requests are done; write the signals still queued.
+    state.events.flush().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,6 +1,6 @@
-//! Middleware serving rendered pages to visitors without a session from `PageCache`.
-//! Only plain GETs of pages qualify: no session or flash cookie (the page would be personal),
-//! no API or static paths, and only answers without `Set-Cookie`.
+//! Middleware serving rendered pages to first-time visitors from `PageCache`.
+//! Only plain GETs of pages qualify: no session, flash or anonymous-id cookie (the page would be
+//! personal), no API or static paths, and only answers without `Set-Cookie`.
 
 use app::state::AppState;
 use app::storage::page_cache::CachedPage;
@@ -36,7 +36,12 @@ fn cacheable_request(req: &Request) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .any(|(name, _)| name == crate::router::SESSION_COOKIE || name == app::services::flash::COOKIE);
+        // `aid`: a returning browser gets pages personalised by its history (recommendations).
+        .any(|(name, _)| {
+            name == crate::router::SESSION_COOKIE
+                || name == app::services::flash::COOKIE
+                || name == app::services::visitor::ANON_COOKIE
+        });
     !personal_cookie
 }
 

@@ -53,3 +53,37 @@ pub async fn seed(db: &Db) -> Result<usize, sqlx::Error> {
     tx.commit().await?;
     Ok(products.len())
 }
+
+/// Loads a synthetic purchase history (see `history`) when there are no events yet, so the demo
+/// shop's recommendations have something to learn from on first start.
+pub async fn seed_history_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&db.pool).await?;
+    if count > 0 {
+        return Ok(0);
+    }
+    let products: Vec<(i64, i64)> = demo::products().iter().map(|p| (p.id, p.category_id)).collect();
+    let orders = crate::history::generate(&products, 600, 2026, app::storage::db::now_ms());
+    let rows: Vec<(String, i64, String, i64)> = orders
+        .iter()
+        .flat_map(|o| {
+            o.products.iter().map(move |p| (format!("seed:{}", o.customer), *p, format!("seed-{}", o.order), o.at_ms))
+        })
+        .collect();
+    let mut tx = db.begin_write().await?;
+    for chunk in rows.chunks(250) {
+        let mut sql = String::from("INSERT INTO events (subject, kind, product_id, order_id, created_at) VALUES ");
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(${}, 'purchase', ${}, ${}, ${})", i * 4 + 1, i * 4 + 2, i * 4 + 3, i * 4 + 4));
+        }
+        let mut q = sqlx::query(&sql);
+        for (subject, product, order, at) in chunk {
+            q = q.bind(subject.as_str()).bind(*product).bind(order.as_str()).bind(*at);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len())
+}

@@ -3,12 +3,14 @@
 use crate::seed;
 use app::config::Config;
 use app::services::payments::SimulatedPayments;
+use app::services::recs::Recommender;
 use app::state::AppState;
 use app::storage::cached_cart::CachedCartStore;
 use app::storage::cart_store::CartStore;
 use app::storage::catalog::SqlCatalog;
 use app::storage::catalog_cache::Catalog;
 use app::storage::db::{Db, Dialect};
+use app::storage::events::{EventSink, EventStore};
 use app::storage::orders::OrderStore;
 use app::storage::rate_limit::{FailureCounter, MemoryCounter, RedisCounter};
 use app::storage::redis::Redis;
@@ -54,6 +56,10 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         if n > 0 {
             tracing::info!(products = n, "loaded the demo catalogue");
         }
+        let n = seed::seed_history_if_empty(&db).await?;
+        if n > 0 {
+            tracing::info!(purchases = n, "loaded a synthetic purchase history for recommendations");
+        }
     }
     let redis = match &config.redis_url {
         Some(url) => Some(Redis::connect(url, 8).await.map_err(|e| StartupError::Redis(e.to_string()))?),
@@ -84,6 +90,8 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
     let leptos_options = leptos_options(&config);
     let users = UserStore::new(db.clone());
     let orders = OrderStore::new(db.clone());
+    let (events, _writer) = EventSink::start(db.clone(), 10_000);
+    let event_store = EventStore::new(db.clone());
     Ok(AppState {
         config: Arc::new(config),
         leptos_options,
@@ -98,6 +106,9 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         login_failures,
         orders,
         payments: Arc::new(SimulatedPayments),
+        events,
+        event_store,
+        recommender: Recommender::default(),
     })
 }
 

@@ -27,3 +27,36 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+/// Recommendations: load what is stored at start (or compute it if nothing is), recompute every
+/// `RECOMPUTE_EVERY`, and in between reload what another instance or the CLI stored.
+pub fn spawn_recommendations(state: AppState) -> tokio::task::JoinHandle<()> {
+    const RECOMPUTE_EVERY: Duration = Duration::from_secs(600);
+    const RELOAD_EVERY: Duration = Duration::from_secs(60);
+    tokio::spawn(async move {
+        let mut last = std::time::Instant::now();
+        let fresh = match state.event_store.load_neighbours().await {
+            Ok(n) if !n.is_empty() => state.recommender.reload(&state).await.is_ok(),
+            _ => false,
+        };
+        if !fresh {
+            if let Err(e) = state.recommender.recompute(&state).await {
+                tracing::warn!(error = %e, "could not compute recommendations");
+            }
+        }
+        let mut tick = tokio::time::interval(RELOAD_EVERY);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let result = if last.elapsed() >= RECOMPUTE_EVERY {
+                last = std::time::Instant::now();
+                state.recommender.recompute(&state).await.map(|_| ())
+            } else {
+                state.recommender.reload(&state).await
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "recommendation refresh failed");
+            }
+        }
+    })
+}

@@ -35,14 +35,23 @@ pub async fn get_category_page(
     Ok(CategoryPage { category, listing: listing.as_ref().clone() })
 }
 
+/// A product page's data. Counts as a view for recommendations.
 #[server(endpoint = "catalog/product")]
 pub async fn get_product(slug: String) -> Result<ProductDetail, AppError> {
-    app_state()?
+    let state = app_state()?;
+    let product = state
         .catalog
         .product_by_slug(&slug)
         .await?
         .map(|p| p.as_ref().clone())
-        .ok_or_else(|| AppError::NotFound("We could not find that product.".into()))
+        .ok_or_else(|| AppError::NotFound("We could not find that product.".into()))?;
+    if let Ok(visitor) = crate::services::visitor::Visitor::current().await {
+        let subject = visitor.subject().await;
+        if subject != "a:unknown" {
+            state.events.record(&subject, crate::domain::recs::Signal::View, product.card.id);
+        }
+    }
+    Ok(product)
 }
 
 /// Search over names, categories and descriptions; the text is matched literally.

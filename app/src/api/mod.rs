@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod recs;
 
 /// For a plain HTML form post (no JavaScript), go to `path` afterwards instead of back to the
 /// form's page. Calls from the app's own code get their JSON answer and navigate themselves.

@@ -6,3 +6,4 @@ pub mod layout;
 pub mod listing;
 pub mod page_title;
 pub mod product_card;
+pub mod recs;

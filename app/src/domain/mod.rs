@@ -5,3 +5,4 @@ pub mod catalog;
 pub mod checkout;
 pub mod merge;
 pub mod money;
+pub mod recs;

@@ -1,5 +1,6 @@
 use crate::components::cart::{on_cart_submit, CartCtx, CartLineView};
 use crate::components::page_title::PageTitle;
+use crate::components::recs::RecsRow;
 use leptos::prelude::*;
 use leptos_meta::Meta;
 
@@ -55,5 +56,6 @@ pub fn CartPage() -> impl IntoView {
                 }.into_any()
             }}
         </Transition>
+        <RecsRow context="cart".to_string() title="You might also like" id="also-like" />
     }
 }

@@ -1,6 +1,7 @@
 use crate::api::catalog::{featured_products, list_categories};
 use crate::components::page_title::PageTitle;
 use crate::components::product_card::ProductGrid;
+use crate::components::recs::RecsRow;
 use leptos::prelude::*;
 use leptos_meta::Meta;
 
@@ -28,10 +29,7 @@ pub fn HomePage() -> impl IntoView {
                 }
             })}
         </Suspense>
-        <section aria-labelledby="recs-h" class="recs" id="recommendations">
-            <h2 id="recs-h">"Recommended for you"</h2>
-            <p class="muted">"Browse a little and we will suggest things you may like."</p>
-        </section>
+        <RecsRow context="home".to_string() title="Recommended for you" id="recommendations" />
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 let list = categories.await.unwrap_or_default();

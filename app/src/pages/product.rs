@@ -1,6 +1,7 @@
 use crate::api::catalog::get_product;
 use crate::components::cart::{on_cart_submit, CartCtx};
 use crate::components::page_title::PageTitle;
+use crate::components::recs::RecsRow;
 use crate::model::ProductDetail;
 use leptos::prelude::*;
 use leptos_meta::Meta;
@@ -92,5 +93,6 @@ fn ProductView(product: ProductDetail) -> impl IntoView {
                 </form>
             </div>
         </article>
+        <RecsRow context=format!("product:{}", card.id) title="Frequently bought together" id="bought-together" />
     }
 }

@@ -152,6 +152,10 @@ async fn sign_in(state: &AppState, visitor: &Visitor, user: &User) -> Result<Aut
     let current = visitor.user_id().await?;
     let guest = if current.is_none() { visitor.guest_owner().await? } else { None };
     visitor.sign_in(user.id).await?;
+    if let Some(anon) = Visitor::anon_id() {
+        // What this browser did as a guest now informs the account's recommendations.
+        state.events.relabel(&format!("a:{anon}"), &format!("u:{}", user.id));
+    }
     let mut notices = Vec::new();
     if let Some(guest) = guest {
         match merge_guest(state, &guest, user.id).await {

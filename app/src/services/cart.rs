@@ -99,6 +99,12 @@ pub async fn change(
     };
     metrics::counter!("shop_cart_operations_total", "op" => op, "outcome" => outcome).increment(1);
     let change = result?;
+    if mode == Mode::Add {
+        let subject = visitor.subject().await;
+        if subject != "a:unknown" {
+            state.events.record(&subject, crate::domain::recs::Signal::Cart, product_id);
+        }
+    }
     let mut view = view_of(state, &change.cart, owner.is_guest()).await?;
     if change.capped {
         view.notices.insert(

@@ -6,4 +6,5 @@ pub mod cart;
 pub mod checkout;
 pub mod flash;
 pub mod payments;
+pub mod recs;
 pub mod visitor;

@@ -5,6 +5,7 @@ pub mod cart_store;
 pub mod catalog;
 pub mod catalog_cache;
 pub mod db;
+pub mod events;
 pub mod orders;
 pub mod page_cache;
 pub mod rate_limit;

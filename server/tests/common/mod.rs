@@ -194,5 +194,11 @@ pub async fn spawn_with(db_url: &str, redis_url: Option<&str>, extra: &[(&str, &
 
 /// An HTTP client with its own cookie jar: one browser.
 pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        // A hung request fails the test instead of hanging the run.
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
 }
