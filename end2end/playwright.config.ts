@@ -8,7 +8,12 @@ import * as fs from "fs";
 const repoRoot = path.resolve(__dirname, "..");
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(repoRoot, "target");
 const serverBin = process.env.SERVER_BIN ?? path.join(targetDir, "release", "server");
-const runDir = fs.mkdtempSync(path.join(os.tmpdir(), "shop-e2e-"));
+// Workers load this file again: they reuse the runner's folder through the environment, so
+// tests can run server commands (e.g. `server admin create`) on the same database.
+const runDir = process.env.E2E_RUN_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), "shop-e2e-"));
+process.env.E2E_RUN_DIR = runDir;
+process.env.E2E_SERVER_BIN = serverBin;
+process.env.E2E_DATABASE_URL = `sqlite://${runDir}/shop.db`;
 const port = Number(process.env.E2E_PORT ?? 3000);
 
 export const baseURL = `http://127.0.0.1:${port}`;
@@ -51,7 +56,7 @@ export default defineConfig({
       stderr: "pipe",
       env: {
         SHOP_ADDR: `127.0.0.1:${port}`,
-        DATABASE_URL: `sqlite://${runDir}/shop.db`,
+        DATABASE_URL: process.env.E2E_DATABASE_URL,
         LEPTOS_SITE_ROOT: path.join(repoRoot, "target", "site"),
         RUST_LOG: "warn",
       },

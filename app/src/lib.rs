@@ -29,8 +29,10 @@ use leptos_router::{
 
 use crate::components::auth::AuthCtx;
 use crate::components::cart::{CartCtx, Notices};
+use crate::components::cart_drawer::CartLayout;
 use crate::components::layout::{Footer, Header};
 use crate::pages::{
+    admin::{AdminPage, ExperimentPage},
     auth::{AccountPage, LoginPage, RegisterPage},
     cart::CartPage,
     category::CategoryPage,
@@ -90,9 +92,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account/orders") view=AccountOrdersPage ssr=SsrMode::Async />
                     <Route path=path!("/checkout") view=CheckoutPage ssr=SsrMode::Async />
                     <Route path=path!("/orders/:id") view=OrderPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/experiments/:flag") view=ExperimentPage ssr=SsrMode::Async />
                 </Routes>
             </main>
             <Footer />
+            <CartLayout />
         </Router>
     }
 }

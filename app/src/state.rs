@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::services::experiments::Experiments;
 use crate::services::payments::PaymentProvider;
 use crate::services::recs::Recommender;
 use crate::storage::cached_cart::CachedCartStore;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub events: EventSink,
     pub event_store: EventStore,
     pub recommender: Recommender,
+    /// Feature flags and experiments.
+    pub experiments: Experiments,
 }
 
 impl AppState {

@@ -1,4 +1,4 @@
-//! Commands besides serving: `server recs recompute`, `server recs eval`.
+//! Commands besides serving: `server recs recompute`, `server recs eval`, `server admin create`.
 
 use crate::{history, recs_eval, startup};
 use app::config::Config;
@@ -11,7 +11,27 @@ pub const USAGE: &str = "usage: server [command]
   recs eval [--customers N]  evaluate recommendations against a popularity baseline on a
                              synthetic order history of N customers (default 600)
   recs eval --csv FILE       the same on a real history: rows of customer,order,product,timestamp
+  admin create EMAIL         create an administrator (or promote an account); the password
+                             is read from ADMIN_PASSWORD or the first line of standard input
   help                       this text";
+
+pub async fn admin(config: Config, args: &[String]) -> Result<(), String> {
+    let (Some("create"), Some(email)) = (args.first().map(String::as_str), args.get(1)) else {
+        return Err(format!("unknown admin command\n{USAGE}"));
+    };
+    let password = match std::env::var("ADMIN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map_err(|e| e.to_string())?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    let state = startup::build_state(config).await.map_err(|e| e.to_string())?;
+    let user = app::services::auth::create_admin(&state, email, password).await.map_err(|e| e.message())?;
+    println!("{} (id {}) is an administrator", user.email, user.id);
+    Ok(())
+}
 
 pub async fn recs(config: Config, args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {

@@ -7,6 +7,7 @@ pub mod api;
 pub mod bench;
 pub mod cli;
 pub mod demo;
+pub mod flag_override;
 pub mod health;
 pub mod history;
 pub mod loadgen;

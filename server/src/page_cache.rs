@@ -2,6 +2,8 @@
 //! Only plain GETs of pages qualify: no session, flash or anonymous-id cookie (the page would be
 //! personal), no API or static paths, and only answers without `Set-Cookie`.
 
+use app::services::experiments::CART_LAYOUT;
+use app::services::visitor::AnonId;
 use app::state::AppState;
 use app::storage::page_cache::CachedPage;
 use axum::{
@@ -41,6 +43,8 @@ fn cacheable_request(req: &Request) -> bool {
             name == crate::router::SESSION_COOKIE
                 || name == app::services::flash::COOKIE
                 || name == app::services::visitor::ANON_COOKIE
+                // A QA override of a flag: the page is not what everyone gets.
+                || name.starts_with(app::services::experiments::OVERRIDE_PREFIX)
         });
     !personal_cookie
 }
@@ -49,10 +53,23 @@ pub async fn serve(State(state): State<AppState>, req: Request, next: Next) -> R
     if !cacheable_request(&req) {
         return next.run(req).await;
     }
-    let key = req.uri().to_string();
+    // A new visitor's cart layout follows from the anonymous id just minted for them, so pages
+    // are cached per layout, and a visitor served from the cache is still counted as exposed.
+    let anon = req.extensions().get::<AnonId>().map(|a| format!("a:{}", a.0));
+    let layout = state
+        .experiments
+        .flag(CART_LAYOUT)
+        .filter(|f| f.enabled)
+        .zip(anon.as_ref())
+        .map(|(f, subject)| f.assign(subject).to_string());
+    let key = format!("{}|{}", layout.as_deref().unwrap_or("-"), req.uri());
     let cache = state.catalog.pages();
     if let Some(page) = cache.get(&key).await {
         metrics::counter!("shop_page_cache_total", "result" => "hit").increment(1);
+        if let (Some(_), Some(subject)) = (&layout, anon) {
+            let experiments = state.experiments.clone();
+            tokio::spawn(async move { experiments.variant(CART_LAYOUT, &subject, None, None).await });
+        }
         return respond(&page, "hit");
     }
     metrics::counter!("shop_page_cache_total", "result" => "miss").increment(1);

@@ -1,7 +1,7 @@
 //! The axum router: health, API, pages and static files, with sessions, compression and cache
 //! headers.
 
-use crate::{api, health, page_cache, startup, visitor_id};
+use crate::{api, flag_override, health, page_cache, startup, visitor_id};
 use app::state::AppState;
 use app::{shell, App};
 use axum::{
@@ -53,6 +53,7 @@ pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
         .layer(middleware::from_fn_with_state(state.clone(), api::guard))
         .layer(middleware::from_fn_with_state(state.clone(), page_cache::serve))
         .layer(middleware::from_fn_with_state(state.config.secure_cookies, visitor_id::ensure))
+        .layer(middleware::from_fn_with_state(state.clone(), flag_override::apply))
         // Health checks stay outside the session layer: probes must not touch the session store.
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

@@ -2,6 +2,7 @@
 
 use crate::seed;
 use app::config::Config;
+use app::services::experiments::Experiments;
 use app::services::payments::SimulatedPayments;
 use app::services::recs::Recommender;
 use app::state::AppState;
@@ -11,6 +12,7 @@ use app::storage::catalog::SqlCatalog;
 use app::storage::catalog_cache::Catalog;
 use app::storage::db::{Db, Dialect};
 use app::storage::events::{EventSink, EventStore};
+use app::storage::experiments::ExperimentStore;
 use app::storage::orders::OrderStore;
 use app::storage::rate_limit::{FailureCounter, MemoryCounter, RedisCounter};
 use app::storage::redis::Redis;
@@ -92,6 +94,8 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
     let orders = OrderStore::new(db.clone());
     let (events, _writer) = EventSink::start(db.clone(), 10_000);
     let event_store = EventStore::new(db.clone());
+    let experiments = Experiments::new(ExperimentStore::new(db.clone()));
+    experiments.reload().await.map_err(StartupError::Database)?;
     Ok(AppState {
         config: Arc::new(config),
         leptos_options,
@@ -109,6 +113,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         events,
         event_store,
         recommender: Recommender::default(),
+        experiments,
     })
 }
 

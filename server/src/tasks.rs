@@ -28,6 +28,20 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Feature flags: reload every `RELOAD_EVERY`, so a change made on any instance is live on all of
+/// them within seconds.
+pub fn spawn_flag_reload(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(app::services::experiments::RELOAD_EVERY);
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.experiments.reload().await {
+                tracing::warn!(error = %e, "could not reload feature flags");
+            }
+        }
+    })
+}
+
 /// Recommendations: load what is stored at start (or compute it if nothing is), recompute every
 /// `RECOMPUTE_EVERY`, and in between reload what another instance or the CLI stored.
 pub fn spawn_recommendations(state: AppState) -> tokio::task::JoinHandle<()> {

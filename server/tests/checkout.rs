@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::post;
+
 use common::{Backend, RedisServer, TestServer};
 use serde_json::Value;
 
@@ -46,18 +48,6 @@ both_setups!(
     orders_are_private,
     bad_checkout_input_is_refused,
 );
-
-async fn post(http: &reqwest::Client, s: &TestServer, path: &str, body: &str) -> (u16, Value) {
-    let res = http
-        .post(s.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
 
 fn key() -> String {
     uuid::Uuid::new_v4().to_string()

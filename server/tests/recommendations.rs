@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::post;
+
 use common::{Backend, TestServer};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -22,18 +24,6 @@ both_databases!(
     the_home_row_leans_toward_what_the_shopper_browses,
     broken_serving_falls_back_to_best_sellers,
 );
-
-async fn post(http: &reqwest::Client, s: &TestServer, path: &str, body: &str) -> (u16, Value) {
-    let res = http
-        .post(s.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
 
 async fn recs(http: &reqwest::Client, s: &TestServer, context: &str) -> Vec<Value> {
     let (status, body) = post(http, s, "/api/recommendations", &format!("context={context}")).await;

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod experiments;
 pub mod recs;
 
 /// For a plain HTML form post (no JavaScript), go to `path` afterwards instead of back to the

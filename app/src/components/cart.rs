@@ -6,6 +6,7 @@
 //! JavaScript; with it, `on_cart_submit` takes over the same forms.
 
 use crate::api::cart::{add_to_cart, clear_cart, get_cart, remove_from_cart, restore_cart, set_cart_quantity};
+use crate::api::experiments::cart_layout;
 use crate::client::local_cart;
 use crate::domain::money::format_cents;
 use crate::error::AppError;
@@ -50,6 +51,10 @@ pub struct CartCtx {
     /// True while the browser copy is being restored into the server cart; signing in waits for
     /// it so the restored lines are part of the merge.
     pub restoring: RwSignal<bool>,
+    /// The cart layout this visitor is assigned (`page` or `drawer`), decided on the server.
+    pub layout: Resource<Result<String, AppError>>,
+    /// Whether the drawer (drawer layout) is open.
+    pub drawer_open: RwSignal<bool>,
 }
 
 impl CartCtx {
@@ -63,6 +68,8 @@ impl CartCtx {
             next_id: StoredValue::new(0),
             last_added: RwSignal::new(None),
             restoring: RwSignal::new(false),
+            layout: Resource::new(|| (), |_| cart_layout()),
+            drawer_open: RwSignal::new(false),
         };
         provide_context(ctx);
         ctx
@@ -72,6 +79,10 @@ impl CartCtx {
     /// server rendering and hydration produce the same markup.
     pub fn view(&self) -> Option<CartView> {
         self.shown.get().or_else(|| self.initial.get().and_then(Result::ok))
+    }
+
+    pub fn is_drawer(&self) -> bool {
+        self.layout.get_untracked().and_then(Result::ok).as_deref() == Some("drawer")
     }
 
     pub fn item_count(&self) -> u32 {
@@ -146,7 +157,9 @@ impl CartCtx {
                 Ok(view) => {
                     if let CartOp::Add { product_id, .. } = op {
                         ctx.last_added.set(Some(product_id));
-                        if view.notices.is_empty() {
+                        if ctx.is_drawer() {
+                            ctx.drawer_open.set(true);
+                        } else if view.notices.is_empty() {
                             ctx.say(MessageKind::Ok, "Added to your cart.");
                         }
                     }
@@ -288,8 +301,15 @@ pub fn on_cart_submit(ctx: CartCtx) -> impl Fn(leptos::ev::SubmitEvent) + Clone 
 #[component]
 pub fn CartBadge() -> impl IntoView {
     let ctx = expect_context::<CartCtx>();
+    // In the drawer layout the link opens the drawer; without JavaScript it goes to /cart.
+    let open_drawer = move |ev: leptos::ev::MouseEvent| {
+        if ctx.is_drawer() {
+            ev.prevent_default();
+            ctx.drawer_open.set(true);
+        }
+    };
     view! {
-        <a class="cart-link" href="/cart">
+        <a class="cart-link" href="/cart" on:click=open_drawer>
             <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true">
                 <path d="M3 4h2l2.2 10.2a2 2 0 0 0 2 1.6h7.6a2 2 0 0 0 2-1.5L21 8H6" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round" />
                 <circle cx="10" cy="20" r="1.5" fill="currentColor" />
@@ -332,7 +352,7 @@ pub fn AddToCartButton(product_id: i64, sold_out: bool, name: String) -> impl In
 
 /// Quantity controls, line total and remove button of one line (cart page and drawer).
 #[component]
-pub fn CartLineView(line: CartLine) -> impl IntoView {
+pub fn CartLineView(line: CartLine, #[prop(optional)] in_drawer: bool) -> impl IntoView {
     let ctx = expect_context::<CartCtx>();
     let submit = on_cart_submit(ctx);
     let pid = line.product_id;
@@ -341,7 +361,7 @@ pub fn CartLineView(line: CartLine) -> impl IntoView {
     let currency = ctx.view().map(|v| v.currency).unwrap_or_default();
     let href = format!("/p/{}", line.slug);
     let name = line.name.clone();
-    let qty_id = format!("qty-{pid}");
+    let qty_id = format!("{}qty-{pid}", if in_drawer { "drawer-" } else { "" });
     view! {
         <li class="cart-line" data-product-id=pid>
             {(!line.image.is_empty()).then(|| view! { <img src=line.image.clone() alt="" width="96" height="96" loading="lazy" /> })}

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod cart;
+pub mod cart_drawer;
 pub mod layout;
 pub mod listing;
 pub mod page_title;

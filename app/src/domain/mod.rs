@@ -3,6 +3,7 @@
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod experiments;
 pub mod merge;
 pub mod money;
 pub mod recs;

@@ -1,5 +1,6 @@
 //! One module per page.
 
+pub mod admin;
 pub mod auth;
 pub mod cart;
 pub mod category;

@@ -152,9 +152,12 @@ async fn sign_in(state: &AppState, visitor: &Visitor, user: &User) -> Result<Aut
     let current = visitor.user_id().await?;
     let guest = if current.is_none() { visitor.guest_owner().await? } else { None };
     visitor.sign_in(user.id).await?;
-    if let Some(anon) = Visitor::anon_id() {
-        // What this browser did as a guest now informs the account's recommendations.
-        state.events.relabel(&format!("a:{anon}"), &format!("u:{}", user.id));
+    if let (None, Some(anon)) = (current, Visitor::anon_id()) {
+        let (from, to) = (format!("a:{anon}"), format!("u:{}", user.id));
+        // What this browser did as a guest now informs the account's recommendations, and the
+        // experiments it is in stay as they were.
+        state.events.relabel(&from, &to);
+        state.experiments.on_sign_in(visitor, &from, &to).await;
     }
     let mut notices = Vec::new();
     if let Some(guest) = guest {
@@ -248,6 +251,32 @@ pub async fn logout(visitor: &Visitor) -> Result<(), AppError> {
     visitor.sign_out().await?;
     metrics::counter!("shop_auth_total", "op" => "logout", "outcome" => "ok").increment(1);
     Ok(())
+}
+
+/// Admin pages and endpoints: 401 for guests, 403 for customers.
+pub async fn require_admin(state: &AppState, visitor: &Visitor) -> Result<User, AppError> {
+    let Some(id) = visitor.user_id().await? else {
+        return Err(AppError::Unauthorized("Sign in with an administrator account.".into()));
+    };
+    match state.users.by_id(id).await? {
+        Some(user) if user.is_admin() => Ok(user),
+        _ => Err(AppError::Forbidden("This needs an administrator account.".into())),
+    }
+}
+
+/// Creates an administrator, or makes an existing account one (`server admin create`).
+pub async fn create_admin(state: &AppState, email: &str, password: String) -> Result<User, AppError> {
+    let email = normalize_email(email)?;
+    check_password(&password)?;
+    let hash = hash_password(password).await?;
+    match state.users.create(&email, &hash, "admin").await {
+        Ok(user) => Ok(user),
+        Err(UserError::Taken) => {
+            state.users.set_role(&email, "admin").await?;
+            state.users.by_email(&email).await?.ok_or_else(AppError::internal)
+        }
+        Err(UserError::Db(e)) => Err(e.into()),
+    }
 }
 
 pub async fn me(state: &AppState, visitor: &Visitor) -> Result<Option<UserInfo>, AppError> {

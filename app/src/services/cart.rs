@@ -104,6 +104,7 @@ pub async fn change(
         if subject != "a:unknown" {
             state.events.record(&subject, crate::domain::recs::Signal::Cart, product_id);
         }
+        super::experiments::record_step(state, visitor, crate::domain::experiments::Step::AddToCart).await;
     }
     let mut view = view_of(state, &change.cart, owner.is_guest()).await?;
     if change.capped {

@@ -4,6 +4,7 @@ use super::cart::{store_for, view_of};
 use super::payments::PaymentError;
 use super::visitor::Visitor;
 use crate::domain::checkout::{request_fingerprint, shipping_cents, valid_idempotency_key, Address};
+use crate::domain::experiments::Step;
 use crate::error::AppError;
 use crate::model::{CartView, CheckoutSummary, OrderSummary, OrderView, PlacedOrder};
 use crate::state::AppState;
@@ -37,6 +38,7 @@ fn cart_problems(cart: &CartView) -> Vec<String> {
 }
 
 pub async fn summary(state: &AppState, visitor: &Visitor) -> Result<CheckoutSummary, AppError> {
+    super::experiments::record_step(state, visitor, Step::CheckoutStarted).await;
     let cart = super::cart::read(state, visitor).await?;
     let email = match visitor.user_id().await? {
         Some(id) => state.users.by_id(id).await?.map(|u| u.email),
@@ -165,6 +167,7 @@ pub async fn place(state: &AppState, visitor: &Visitor, req: PlaceRequest) -> Re
                 state.catalog.invalidate_product(l.product_id).await;
             }
             after_placed(state, visitor, &owner, &id).await;
+            super::experiments::record_step(state, visitor, Step::OrderPlaced).await;
             let placed = state.orders.get(&id).await?.ok_or_else(AppError::internal)?;
             Ok(PlacedOrder { url: confirmation_url(&placed), order: placed.view, created: true })
         }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cart;
 pub mod checkout;
+pub mod experiments;
 pub mod flash;
 pub mod payments;
 pub mod recs;

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod catalog_cache;
 pub mod db;
 pub mod events;
+pub mod experiments;
 pub mod orders;
 pub mod page_cache;
 pub mod rate_limit;

@@ -202,3 +202,16 @@ pub fn browser() -> reqwest::Client {
         .build()
         .unwrap()
 }
+
+/// A form POST as a browser sends it; the status and the JSON answer (null if not JSON).
+pub async fn post(http: &reqwest::Client, s: &TestServer, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let res = http
+        .post(s.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}

@@ -1,0 +1,156 @@
+//! Admin pages: feature flags (`/admin`) and an experiment's report
+//! (`/admin/experiments/:flag`).
+
+use crate::api::experiments::{admin_flags, experiment_report, UpdateFlag};
+use crate::components::page_title::PageTitle;
+use crate::domain::experiments::{Report, Step, SRM_ALPHA};
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos_meta::Meta;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::use_params_map;
+
+fn denied(e: AppError, next: &str) -> AnyView {
+    match e {
+        AppError::Unauthorized(_) => view! { <Redirect path=format!("/login?next={next}") /> }.into_any(),
+        other => super::error_view(other),
+    }
+}
+
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    let update = ServerAction::<UpdateFlag>::new();
+    let flags = Resource::new(move || update.version().get(), |_| admin_flags());
+    view! {
+        <PageTitle text="Feature flags · Admin" />
+        <Meta name="robots" content="noindex" />
+        <h1>"Feature flags"</h1>
+        <p class="lede">
+            "Changes apply at once here and on every other instance within seconds. Variants are "
+            <code>"name:weight"</code> " pairs; the first is the control, which everyone gets while a flag is off."
+        </p>
+        {move || update.value().get().and_then(Result::err).map(|e| view! { <p class="notice notice-error" role="alert">{e.message()}</p> })}
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match flags.await {
+                    Ok(list) => view! {
+                        <ul class="flag-list">
+                            {list.into_iter().map(|f| {
+                                let id = format!("flag-{}", f.name);
+                                let variants_id = format!("{id}-variants");
+                                let enabled_id = format!("{id}-enabled");
+                                let (name, enabled, spec) = (f.name.clone(), f.enabled, f.variants_spec());
+                                let report_href = format!("/admin/experiments/{name}");
+                                view! {
+                                    <li class="flag" data-flag=f.name.clone()>
+                                        <h2 id=id.clone()>{f.name.clone()}</h2>
+                                        <p class={if enabled { "status in-stock" } else { "status sold-out" }} data-testid="flag-state">
+                                            {if enabled { "On: running" } else { "Off: everyone gets the control" }}
+                                        </p>
+                                        <ActionForm action=update attr:class="flag-form" attr:aria-labelledby=id.clone()>
+                                            <input type="hidden" name="name" value=name.clone() />
+                                            <label for=enabled_id.clone() class="check">
+                                                <input id=enabled_id.clone() type="checkbox" name="enabled" value="on" checked=enabled />
+                                                " Enabled"
+                                            </label>
+                                            <label for=variants_id.clone()>"Variants"</label>
+                                            <input id=variants_id.clone() name="variants" value=spec required maxlength="400" />
+                                            <button type="submit" class="btn btn-primary">"Save"</button>
+                                        </ActionForm>
+                                        <p><a href=report_href>"Experiment report"</a></p>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(e) => denied(e, "/admin"),
+                }
+            })}
+        </Transition>
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn signed_pct(x: f64) -> String {
+    format!("{:+.1} pts", x * 100.0)
+}
+
+#[component]
+pub fn ExperimentPage() -> impl IntoView {
+    let params = use_params_map();
+    let report = Resource::new(move || params.read().get("flag").unwrap_or_default(), experiment_report);
+    view! {
+        <Meta name="robots" content="noindex" />
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let flag = params.read_untracked().get("flag").unwrap_or_default();
+                match report.await {
+                    Ok(r) => view! { <ReportView report=r /> }.into_any(),
+                    Err(e) => denied(e, &format!("/admin/experiments/{flag}")),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ReportView(report: Report) -> impl IntoView {
+    let name = report.flag.name.clone();
+    let control = report.flag.control().to_string();
+    let total: u64 = report.variants.iter().map(|v| v.subjects).sum();
+    view! {
+        <PageTitle text=format!("Experiment {name} · Admin") />
+        <h1>"Experiment: " {name.clone()}</h1>
+        <p class="lede">
+            {if report.flag.enabled { "Running. " } else { "Stopped: everyone gets the control. " }}
+            {format!("{total} subjects. Conversions count each subject once per step, attributed to the variant they were first shown; differences are against the control ({control}) with 95% confidence intervals (two-proportion z-test).")}
+        </p>
+        {report.srm_warning.then(|| view! {
+            <p class="notice notice-error" role="alert" data-testid="srm-warning">
+                {format!(
+                    "Sample ratio mismatch: the split departs from the configured weights (chi-square {:.1}, p = {:.2e} < {SRM_ALPHA}). Assignment or exposure logging is off; do not trust these results until it is fixed.",
+                    report.srm.map(|s| s.0).unwrap_or_default(),
+                    report.srm.map(|s| s.1).unwrap_or_default(),
+                )}
+            </p>
+        })}
+        <div class="table-wrap">
+            <table class="report" data-testid="experiment-report">
+                <caption class="visually-hidden">"Conversion by variant"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Variant"</th>
+                        <th scope="col" class="num">"Weight"</th>
+                        <th scope="col" class="num">"Subjects"</th>
+                        {Step::ALL.iter().map(|s| view! { <th scope="col" class="num">{s.label()}</th> }).collect_view()}
+                    </tr>
+                </thead>
+                <tbody>
+                    {report.variants.iter().map(|v| view! {
+                        <tr data-variant=v.variant.clone()>
+                            <th scope="row">{v.variant.clone()}</th>
+                            <td class="num">{v.weight}</td>
+                            <td class="num" data-testid="subjects">{v.subjects}</td>
+                            {v.steps.iter().map(|s| view! {
+                                <td class="num">
+                                    <span data-testid=format!("rate-{}", s.step.as_str())>{pct(s.rate)}</span>
+                                    <span class="muted">{format!(" ({})", s.conversions)}</span>
+                                    {s.vs_control.map(|d| view! {
+                                        <br />
+                                        <span class={if d.ci_low > 0.0 { "diff up" } else if d.ci_high < 0.0 { "diff down" } else { "diff" }}>
+                                            {format!("{} [{}, {}] p={:.3}", signed_pct(d.diff), signed_pct(d.ci_low), signed_pct(d.ci_high), d.p_value)}
+                                        </span>
+                                    })}
+                                </td>
+                            }).collect_view()}
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <p><a href="/admin">"All flags"</a></p>
+    }
+}
