@@ -11,6 +11,7 @@ pub mod flag_override;
 pub mod health;
 pub mod history;
 pub mod loadgen;
+pub mod metrics;
 pub mod page_cache;
 pub mod recs_eval;
 pub mod router;

@@ -1,7 +1,7 @@
 //! The axum router: health, API, pages and static files, with sessions, compression and cache
 //! headers.
 
-use crate::{api, flag_override, health, page_cache, startup, visitor_id};
+use crate::{api, flag_override, health, metrics, page_cache, startup, visitor_id};
 use app::state::AppState;
 use app::{shell, App};
 use axum::{
@@ -29,6 +29,7 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 }
 
 pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
+    metrics::handle();
     let key = startup::cookie_key(&state.config)?;
     let inactivity = time::Duration::seconds(state.config.session_inactivity.as_secs() as i64);
     let sessions = SessionManagerLayer::new(startup::session_store(&state))
@@ -48,6 +49,7 @@ pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
             let options = options.clone();
             move || shell(options.clone())
         })
+        .route_layer(middleware::from_fn(metrics::track))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(state.clone(), api::guard))
@@ -57,6 +59,7 @@ pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
         // Health checks stay outside the session layer: probes must not touch the session store.
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
         .layer(middleware::from_fn(cache_headers))
         .layer(CompressionLayer::new())
         .with_state(state))

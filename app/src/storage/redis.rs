@@ -46,7 +46,9 @@ impl Redis {
     /// Builds the pool and starts connecting in the background. Does not fail when Redis is down:
     /// the shop starts anyway and the breaker reports the outage until Redis answers.
     pub async fn connect(url: &str, pool_size: usize) -> Result<Redis, RedisError> {
-        let config = Config::from_url(url).map_err(|e| RedisError::Command(e.to_string()))?;
+        let mut config = Config::from_url(url).map_err(|e| RedisError::Command(e.to_string()))?;
+        // Keep reconnecting even when the very first attempt fails (Redis starting after us).
+        config.fail_fast = false;
         let pool = Builder::from_config(config)
             .with_connection_config(|c| {
                 c.connection_timeout = Duration::from_secs(2);

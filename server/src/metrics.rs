@@ -1,0 +1,66 @@
+//! Prometheus metrics at `/metrics`: request durations by route (pages and server functions),
+//! plus whatever the services count (cart operations, caches, events, Redis, sign-ins...).
+//! Database pool use is sampled at scrape time.
+
+use app::state::AppState;
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::header,
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+const BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+/// The process-wide recorder, installed on first use (tests build many servers in one process).
+pub fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+                .expect("static buckets are valid")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+/// Route layer: one histogram observation per request, labelled by the route pattern (never the
+/// raw path, which would make a label per product).
+pub async fn track(matched: Option<MatchedPath>, req: Request, next: Next) -> Response {
+    let route = matched.map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
+    let kind = if route.starts_with("/api/") { "server_fn" } else { "page" };
+    let method = req.method().as_str().to_owned();
+    let started = Instant::now();
+    let res = next.run(req).await;
+    metrics::histogram!(
+        "shop_http_request_duration_seconds",
+        "kind" => kind,
+        "route" => route,
+        "method" => method,
+        "status" => res.status().as_u16().to_string(),
+    )
+    .record(started.elapsed().as_secs_f64());
+    res
+}
+
+pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    let size = state.db.pool.size() as f64;
+    let idle = state.db.pool.num_idle() as f64;
+    metrics::gauge!("shop_db_pool_connections", "state" => "idle").set(idle);
+    metrics::gauge!("shop_db_pool_connections", "state" => "in_use").set((size - idle).max(0.0));
+    if let Some(redis) = &state.redis {
+        metrics::gauge!("shop_redis_circuit_open").set(if redis.is_open() { 1.0 } else { 0.0 });
+    }
+    let h = handle();
+    h.run_upkeep();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render())
+}

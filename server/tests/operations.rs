@@ -1,0 +1,144 @@
+//! Running for real: metrics and readiness, a Redis outage (at start and mid-run, with recovery
+//! and no restart), and two instances sharing PostgreSQL and Redis behaving as one shop.
+
+mod common;
+
+use common::{post, RedisServer, TestServer};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+async fn some_product(s: &TestServer) -> (i64, String) {
+    sqlx::query_as("SELECT id, slug FROM products WHERE stock > 50 AND active = 1 ORDER BY id LIMIT 1")
+        .fetch_one(&s.state.db.pool)
+        .await
+        .unwrap()
+}
+
+async fn readyz(http: &reqwest::Client, s: &TestServer) -> (u16, Value) {
+    let res = http.get(s.url("/readyz")).send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metrics_and_readiness_are_exposed() {
+    let t = common::sqlite().await;
+    let redis = RedisServer::start();
+    let s = common::spawn(&t.url, Some(&redis.url())).await;
+    let http = common::browser();
+    let (id, slug) = some_product(&s).await;
+    assert_eq!(http.get(s.url(&format!("/p/{slug}"))).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(post(&http, &s, "/api/cart/add", &format!("product_id={id}&quantity=1")).await.0, 200);
+    let (status, body) = readyz(&http, &s).await;
+    assert_eq!((status, body["database"].as_str(), body["redis"].as_str()), (200, Some("ok"), Some("ok")));
+
+    let res = http.get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = res.text().await.unwrap();
+    for needle in [
+        // By route pattern, never by raw path.
+        r#"shop_http_request_duration_seconds_bucket{kind="page",route="/p/{slug}",method="GET",status="200""#,
+        r#"shop_http_request_duration_seconds_bucket{kind="server_fn",route="/api/cart/add",method="POST",status="200""#,
+        r#"shop_cart_operations_total{op="add",outcome="ok"}"#,
+        r#"shop_db_pool_connections{state="in_use"}"#,
+        "shop_redis_circuit_open 0",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+    assert!(!text.contains(&format!("/p/{slug}")), "no per-product labels");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redis_outage_keeps_the_catalogue_up_and_heals_itself() {
+    let t = common::postgres().await;
+    let mut redis = RedisServer::start();
+    let s = common::spawn(&t.url, Some(&redis.url())).await;
+    let http = common::browser();
+    let (id, slug) = some_product(&s).await;
+    assert_eq!(post(&http, &s, "/api/cart/add", &format!("product_id={id}&quantity=2")).await.0, 200);
+
+    redis.stop();
+    // Catalogue pages still render (first visits and returning guests alike).
+    for path in ["/".to_string(), format!("/p/{slug}"), "/c/kitchen".into(), "/search?q=lamp".into()] {
+        let res = http.get(s.url(&path)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{path} during the outage");
+    }
+    // Cart operations fail fast with a clear 503, never a 500.
+    for _ in 0..5 {
+        let started = Instant::now();
+        let (status, body) = post(&http, &s, "/api/cart/add", &format!("product_id={id}&quantity=1")).await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["error"], "unavailable");
+        assert!(!body["message"].as_str().unwrap().is_empty());
+        assert!(started.elapsed() < Duration::from_secs(3), "fails fast: {:?}", started.elapsed());
+    }
+    let (status, body) = readyz(&http, &s).await;
+    assert_eq!((status, body["redis"].as_str()), (200, Some("unreachable")), "{body}");
+
+    // Redis comes back (empty: it kept nothing). No restart: the breaker closes by itself, and the
+    // browser's copy restores the cart.
+    redis.start_again();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = post(&http, &s, "/api/cart", "").await;
+        if status == 200 {
+            assert_eq!(body["lines"].as_array().unwrap().len(), 0, "Redis lost the guest cart");
+            break;
+        }
+        assert!(Instant::now() < deadline, "cart still unavailable 20 s after Redis returned: {status} {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, cart) = post(
+        &http,
+        &s,
+        "/api/cart/restore",
+        &format!("lines=%5B%7B%22product_id%22%3A{id}%2C%22quantity%22%3A2%7D%5D"),
+    )
+    .await;
+    assert_eq!(status, 200, "{cart}");
+    assert_eq!(cart["lines"][0]["quantity"], 2);
+    assert_eq!(readyz(&http, &s).await.1["redis"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_shop_starts_without_redis_and_uses_it_once_it_appears() {
+    let t = common::sqlite().await;
+    let mut redis = RedisServer::start();
+    redis.stop();
+    let s = common::spawn(&t.url, Some(&redis.url())).await;
+    let http = common::browser();
+    let (id, slug) = some_product(&s).await;
+    assert_eq!(http.get(s.url(&format!("/p/{slug}"))).send().await.unwrap().status().as_u16(), 200);
+    let (status, body) = post(&http, &s, "/api/cart/add", &format!("product_id={id}&quantity=1")).await;
+    assert_eq!(status, 503, "{body}");
+    redis.start_again();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while post(&http, &s, "/api/cart/add", &format!("product_id={id}&quantity=1")).await.0 != 200 {
+        assert!(Instant::now() < deadline, "Redis never picked up");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_on_one_database_and_redis_are_one_shop() {
+    let t = common::postgres().await;
+    let redis = RedisServer::start();
+    let a = common::spawn(&t.url, Some(&redis.url())).await;
+    let b = common::spawn(&t.url, Some(&redis.url())).await;
+    // One browser, talking to both (cookies are per host, not per port, as behind a balancer).
+    let http = common::browser();
+    let (id, _) = some_product(&a).await;
+    assert_eq!(post(&http, &a, "/api/cart/add", &format!("product_id={id}&quantity=3")).await.0, 200);
+    let (status, cart) = post(&http, &b, "/api/cart", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(cart["lines"][0]["quantity"], 3, "B serves the session and cart made on A: {cart}");
+    // Sign up on B: the merged cart is visible on A.
+    let (status, _) = post(&http, &b, "/api/auth/register", "email=fleet%40example.com&password=longenough").await;
+    assert_eq!(status, 200);
+    let (_, me) = post(&http, &a, "/api/auth/me", "").await;
+    assert_eq!(me["email"], "fleet@example.com");
+    assert_eq!(post(&http, &a, "/api/cart/set", &format!("product_id={id}&quantity=5")).await.0, 200);
+    let (_, cart) = post(&http, &b, "/api/cart", "").await;
+    assert_eq!(cart["lines"][0]["quantity"], 5);
+    assert_eq!(cart["guest"], false);
+}
