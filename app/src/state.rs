@@ -45,6 +45,8 @@ pub struct AppState {
     pub events: EventSink,
     pub event_store: EventStore,
     pub recommender: Recommender,
+    /// Tells open pages that their cart changed (in memory, or over Redis pub/sub).
+    pub cart_sync: crate::services::cart_sync::CartSync,
     /// Feature flags and experiments.
     pub experiments: Experiments,
 }

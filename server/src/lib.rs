@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod bench;
+pub mod cart_events;
 pub mod cli;
 pub mod demo;
 pub mod flag_override;

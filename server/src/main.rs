@@ -53,7 +53,13 @@ async fn serve(config: Config) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!("listening on http://{addr}");
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal(grace))
+        .with_graceful_shutdown({
+            let sync = state.cart_sync.clone();
+            async move {
+                shutdown_signal(grace).await;
+                sync.close();
+            }
+        })
         .await
         .map_err(|e| e.to_string())?;
     // Requests are done; write the signals still queued.

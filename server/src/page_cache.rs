@@ -21,7 +21,10 @@ fn cacheable_request(req: &Request) -> bool {
         return false;
     }
     let path = req.uri().path();
-    if ["/api/", "/pkg/", "/img/", "/healthz", "/readyz", "/metrics", "/favicon"].iter().any(|p| path.starts_with(p)) {
+    if ["/api/", "/events/", "/pkg/", "/img/", "/healthz", "/readyz", "/metrics", "/favicon"]
+        .iter()
+        .any(|p| path.starts_with(p))
+    {
         return false;
     }
     // Account and cart pages are personal even before a session exists.

@@ -1,7 +1,7 @@
 //! The axum router: health, API, pages and static files, with sessions, compression and cache
 //! headers.
 
-use crate::{api, flag_override, health, metrics, page_cache, startup, visitor_id};
+use crate::{api, cart_events, flag_override, health, metrics, page_cache, startup, visitor_id};
 use app::state::AppState;
 use app::{shell, App};
 use axum::{
@@ -49,6 +49,7 @@ pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
             let options = options.clone();
             move || shell(options.clone())
         })
+        .route("/events/cart", get(cart_events::stream))
         .route_layer(middleware::from_fn(metrics::track))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(sessions)

@@ -95,6 +95,16 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
     let (events, _writer) = EventSink::start(db.clone(), 10_000);
     let event_store = EventStore::new(db.clone());
     let experiments = Experiments::new(ExperimentStore::new(db.clone()));
+    let cart_sync = app::services::cart_sync::CartSync::new(redis.clone());
+    if let Some(url) = &config.redis_url {
+        // Redis down at start: pages then hear only this instance's changes until a restart.
+        if let Err(e) = tokio::time::timeout(std::time::Duration::from_secs(3), cart_sync.listen(url))
+            .await
+            .unwrap_or_else(|_| Err(fred::error::Error::new(fred::error::ErrorKind::Timeout, "timed out")))
+        {
+            tracing::warn!(error = %e, "live cart sync could not subscribe to Redis");
+        }
+    }
     experiments.reload().await.map_err(StartupError::Database)?;
     Ok(AppState {
         config: Arc::new(config),
@@ -114,6 +124,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         event_store,
         recommender: Recommender::default(),
         experiments,
+        cart_sync,
     })
 }
 

@@ -25,7 +25,7 @@ fn read_cookie(req: &Request) -> Option<String> {
 fn is_page(req: &Request) -> bool {
     let path = req.uri().path();
     req.method() == axum::http::Method::GET
-        && !["/api/", "/pkg/", "/img/", "/healthz", "/readyz", "/metrics", "/favicon"]
+        && !["/api/", "/events/", "/pkg/", "/img/", "/healthz", "/readyz", "/metrics", "/favicon"]
             .iter()
             .any(|p| path.starts_with(p))
 }

@@ -142,3 +142,67 @@ async fn two_instances_on_one_database_and_redis_are_one_shop() {
     assert_eq!(cart["lines"][0]["quantity"], 5);
     assert_eq!(cart["guest"], false);
 }
+
+/// Opens `/events/cart` as `http` and waits up to `within` for a `cart` event.
+struct CartStream(reqwest::Response);
+
+impl CartStream {
+    async fn open(http: &reqwest::Client, s: &TestServer) -> CartStream {
+        let res = http.get(s.url("/events/cart")).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+        CartStream(res)
+    }
+
+    async fn next_cart_event(&mut self, within: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.0.chunk()).await {
+                Ok(Ok(Some(chunk))) => {
+                    if String::from_utf8_lossy(&chunk).contains("event: cart") {
+                        return true;
+                    }
+                }
+                _ => return false,
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn open_pages_hear_about_their_cart_within_a_second() {
+    let t = common::sqlite().await;
+    let s = common::spawn(&t.url, None).await;
+    let (id, _) = some_product(&s).await;
+    let shopper = common::browser();
+    assert_eq!(post(&shopper, &s, "/api/cart/add", &format!("product_id={id}&quantity=1")).await.0, 200);
+    let mut page = CartStream::open(&shopper, &s).await;
+    // Another tab of the same browser changes the cart.
+    let started = Instant::now();
+    assert_eq!(post(&shopper, &s, "/api/cart/set", &format!("product_id={id}&quantity=4")).await.0, 200);
+    assert!(page.next_cart_event(Duration::from_secs(1)).await, "no event within a second");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // Someone else's cart is none of this page's business.
+    let other = common::browser();
+    assert_eq!(post(&other, &s, "/api/cart/add", &format!("product_id={id}&quantity=1")).await.0, 200);
+    assert!(!page.next_cart_event(Duration::from_millis(500)).await, "heard another shopper's cart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_through_one_instance_reaches_pages_on_the_other() {
+    let t = common::postgres().await;
+    let redis = RedisServer::start();
+    let a = common::spawn(&t.url, Some(&redis.url())).await;
+    let b = common::spawn(&t.url, Some(&redis.url())).await;
+    let (id, _) = some_product(&a).await;
+    let http = common::browser();
+    let (status, _) = post(&http, &a, "/api/auth/register", "email=live%40example.com&password=longenough").await;
+    assert_eq!(status, 200);
+    let mut page_on_b = CartStream::open(&http, &b).await;
+    // Give the stream a moment to subscribe before the change is published.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(post(&http, &a, "/api/cart/add", &format!("product_id={id}&quantity=2")).await.0, 200);
+    assert!(page_on_b.next_cart_event(Duration::from_secs(1)).await, "B's page did not hear A's change");
+    let (_, cart) = post(&http, &b, "/api/cart", "").await;
+    assert_eq!(cart["lines"][0]["quantity"], 2);
+}

@@ -119,6 +119,11 @@ impl CartCtx {
             return;
         }
         local_cart::save(&view);
+        #[cfg(feature = "hydrate")]
+        if view.version > 0 && !live::connected() {
+            // A guest's first change made the session this page can now listen on.
+            live::connect(*self);
+        }
         self.confirmed.set(Some(view.clone()));
         self.shown.set(Some(view));
     }
@@ -130,6 +135,14 @@ impl CartCtx {
             local_cart::clear();
         } else {
             local_cart::save(&view);
+        }
+        // A new owner: listen for the new cart's changes instead.
+        #[cfg(feature = "hydrate")]
+        {
+            live::close();
+            if !view.guest || view.version > 0 {
+                live::connect(*self);
+            }
         }
         self.confirmed.set(Some(view.clone()));
         self.shown.set(Some(view));
@@ -215,7 +228,13 @@ impl CartCtx {
                         ctx.restoring.set(false);
                     });
                 }
-                _ => ctx.accept(view, false),
+                _ => {
+                    #[cfg(feature = "hydrate")]
+                    if !view.guest && !live::connected() {
+                        live::connect(ctx);
+                    }
+                    ctx.accept(view, false)
+                }
             }
         });
         #[cfg(feature = "hydrate")]
@@ -226,6 +245,45 @@ impl CartCtx {
                 }
             });
             on_cleanup(move || handle.remove());
+        }
+    }
+}
+
+/// The page's subscription to `/events/cart`: another tab, device or instance changed this cart,
+/// so reload it (unless a change of ours is in flight: its answer carries the newest cart).
+#[cfg(feature = "hydrate")]
+mod live {
+    use super::CartCtx;
+    use leptos::prelude::*;
+    use std::cell::RefCell;
+    use wasm_bindgen::{closure::Closure, JsCast};
+
+    type Listener = Closure<dyn FnMut(web_sys::MessageEvent)>;
+
+    thread_local! {
+        static SOURCE: RefCell<Option<(web_sys::EventSource, Listener)>> = const { RefCell::new(None) };
+    }
+
+    pub fn connected() -> bool {
+        SOURCE.with(|s| s.borrow().is_some())
+    }
+
+    pub fn connect(ctx: CartCtx) {
+        close();
+        let Ok(source) = web_sys::EventSource::new("/events/cart") else { return };
+        let listener: Listener = Closure::new(move |_: web_sys::MessageEvent| {
+            if ctx.in_flight.get_untracked() == 0 {
+                ctx.refresh();
+            }
+        });
+        if source.add_event_listener_with_callback("cart", listener.as_ref().unchecked_ref()).is_ok() {
+            SOURCE.with(|s| *s.borrow_mut() = Some((source, listener)));
+        }
+    }
+
+    pub fn close() {
+        if let Some((source, _)) = SOURCE.with(|s| s.borrow_mut().take()) {
+            source.close();
         }
     }
 }

@@ -162,7 +162,10 @@ async fn sign_in(state: &AppState, visitor: &Visitor, user: &User) -> Result<Aut
     let mut notices = Vec::new();
     if let Some(guest) = guest {
         match merge_guest(state, &guest, user.id).await {
-            Ok(Some(report)) => notices.extend(report),
+            Ok(Some(report)) => {
+                state.cart_sync.changed(&CartOwner::User(user.id));
+                notices.extend(report)
+            }
             Ok(None) => {}
             Err(e) => {
                 tracing::error!(error = %e, user = user.id, "merging the guest cart failed; will retry");

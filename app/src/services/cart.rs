@@ -99,6 +99,7 @@ pub async fn change(
     };
     metrics::counter!("shop_cart_operations_total", "op" => op, "outcome" => outcome).increment(1);
     let change = result?;
+    state.cart_sync.changed(&owner);
     if mode == Mode::Add {
         let subject = visitor.subject().await;
         if subject != "a:unknown" {
@@ -128,6 +129,7 @@ pub async fn remove(state: &AppState, visitor: &Visitor, product_id: i64) -> Res
         return Ok(CartView { guest: true, ..CartView::default() });
     };
     let stored = store_for(state, &owner).remove(&owner, product_id).await?;
+    state.cart_sync.changed(&owner);
     metrics::counter!("shop_cart_operations_total", "op" => "remove", "outcome" => "ok").increment(1);
     view_of(state, &stored, owner.is_guest()).await
 }
@@ -137,6 +139,7 @@ pub async fn clear(state: &AppState, visitor: &Visitor) -> Result<CartView, AppE
         return Ok(CartView { guest: true, ..CartView::default() });
     };
     let stored = store_for(state, &owner).clear(&owner).await?;
+    state.cart_sync.changed(&owner);
     metrics::counter!("shop_cart_operations_total", "op" => "clear", "outcome" => "ok").increment(1);
     view_of(state, &stored, owner.is_guest()).await
 }
@@ -156,6 +159,7 @@ pub async fn restore(state: &AppState, visitor: &Visitor, lines: Vec<ClientLine>
     let store = store_for(state, &owner);
     match store.restore_if_pristine(&owner, &kept).await? {
         Some(stored) => {
+            state.cart_sync.changed(&owner);
             metrics::counter!("shop_cart_operations_total", "op" => "restore", "outcome" => "ok").increment(1);
             let mut view = view_of(state, &stored, true).await?;
             view.notices.extend(summarise_adjustments(&adjustments));

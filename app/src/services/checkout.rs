@@ -214,6 +214,8 @@ async fn after_placed(state: &AppState, visitor: &Visitor, owner: &CartOwner, or
         }
         let _ = visitor.session.insert(RECENT_ORDERS_KEY, recent).await;
     }
+    // Other open pages of this cart now show it empty.
+    state.cart_sync.changed(owner);
 }
 
 /// An order, for its owner, for the session that placed it, or for whoever holds its key.

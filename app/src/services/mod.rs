@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cart;
+pub mod cart_sync;
 pub mod checkout;
 pub mod experiments;
 pub mod flash;
