@@ -178,11 +178,11 @@ test("assignment sticks across reloads and sign-in, and the report counts it", a
   // The report page shows the subjects and is usable.
   const context = await browser.newContext();
   const page = await context.newPage();
-  await page.goto("/login");
+  await page.goto("/login?next=/admin/experiments/cart_layout");
   await page.getByLabel("Email").fill(ADMIN);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.goto("/admin/experiments/cart_layout");
+  await expect(page).toHaveURL(/\/admin\/experiments\/cart_layout$/);
   const rows = page.getByTestId("experiment-report").locator("tbody tr");
   await expect(rows).toHaveCount(2);
   let subjects = 0;
