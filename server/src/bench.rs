@@ -32,6 +32,14 @@ impl BenchShop {
     }
 }
 
+/// The benchmarks' two positional arguments: seconds to measure and concurrent workers.
+pub fn args(default_workers: usize) -> (u64, usize) {
+    let args: Vec<String> = std::env::args().collect();
+    let secs = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let workers = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(default_workers);
+    (secs, workers)
+}
+
 /// Starts the shop on SQLite in `dir` (or `BENCH_DATABASE_URL`), with Redis if given.
 pub async fn start_shop(dir: &tempfile::TempDir, redis_url: Option<&str>) -> BenchShop {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -10,9 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
-    let sessions: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(64);
+    let (secs, sessions) = bench::args(64);
     let redis = bench::BenchRedis::start();
     if redis.is_none() {
         eprintln!("redis-server not found: measuring the SQL store only");

@@ -8,7 +8,7 @@
 //! `cargo run --release -p server --bin bench-catalog -- [seconds] [connections]`.
 
 use axum::{response::Html, routing::get, Router};
-use server::loadgen;
+use server::{bench, loadgen};
 use std::time::Duration;
 
 #[global_allocator]
@@ -16,9 +16,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
-    let conns: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(64);
+    let (secs, conns) = bench::args(64);
     let dir = tempfile::tempdir().expect("tempdir");
     let shop = server::bench::start_shop(&dir, None).await;
     let path = "/c/kitchen?sort=price_asc";

@@ -10,9 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
-    let buyers: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(16);
+    let (secs, buyers) = bench::args(16);
     let dir = tempfile::tempdir().expect("tempdir");
     let redis = std::env::var("BENCH_REDIS").is_ok().then(bench::BenchRedis::start).flatten();
     let shop = bench::start_shop(&dir, redis.as_ref().map(|r| r.url()).as_deref()).await;

@@ -11,9 +11,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
-    let connections: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(16);
+    let (secs, connections) = bench::args(16);
     let dir = tempfile::tempdir().expect("tempdir");
     let shop = bench::start_shop(&dir, None).await;
     let products = shop.state.recommender.recompute(&shop.state).await.expect("recompute");
