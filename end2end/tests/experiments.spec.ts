@@ -203,10 +203,13 @@ test("the kill switch on the admin page sends everyone back to the page layout",
   // The operator switches it off in the admin page.
   const ops = await browser.newContext();
   const adminPage = await ops.newPage();
-  await adminPage.goto("/login?next=/admin");
+  await adminPage.goto("/login?next=/account");
   await adminPage.getByLabel("Email").fill(ADMIN);
   await adminPage.getByLabel("Password").fill(PASSWORD);
   await adminPage.getByRole("button", { name: "Sign in" }).click();
+  await expect(adminPage).toHaveURL(/\/account$/);
+  // Admins find the admin pages from their account.
+  await adminPage.getByRole("link", { name: /Shop admin/ }).click();
   await expect(adminPage).toHaveURL(/\/admin$/);
   await hydrated(adminPage);
   const flag = adminPage.locator('li[data-flag="cart_layout"]');

@@ -136,6 +136,7 @@ pub fn AccountPage() -> impl IntoView {
                     <ul class="account-links">
                         <li><a href="/account/orders">"Your orders"</a></li>
                         <li><a href="/cart">"Your cart"</a></li>
+                        {user.is_admin.then(|| view! { <li><a href="/admin">"Shop admin: feature flags and experiments"</a></li> })}
                     </ul>
                     <form method="post" action="/api/auth/logout" on:submit=move |ev: leptos::ev::SubmitEvent| {
                         #[cfg(feature = "hydrate")]
