@@ -1,26 +1,9 @@
 import { test, expect, Page, Locator, Response } from "@playwright/test";
-import { hydrated, cents } from "./helpers";
+import { hydrated, cents, listed, Product } from "./helpers";
 
 /** The browser's backup copy of the guest cart (app/src/client/local_cart.rs). */
 const CART_KEY = "copperleaf.cart.v1";
 
-type Product = { id: number; name: string; slug: string; priceCents: number };
-
-/** Products on the current listing page whose stock class is `stock.<kind>` ("in", "low", "out"). */
-async function listed(page: Page, kind: "in" | "low" | "out" = "in"): Promise<Product[]> {
-  const cards = page.locator("ul.grid > li").filter({ has: page.locator(`.stock.${kind}`) });
-  const out: Product[] = [];
-  for (const card of await cards.all()) {
-    const href = (await card.locator(".card-link").getAttribute("href"))!;
-    out.push({
-      id: Number(await card.locator("input[name=product_id]").getAttribute("value")),
-      name: (await card.locator(".card-name").textContent())!.trim(),
-      slug: href.replace(/^\/p\//, ""),
-      priceCents: cents((await card.locator(".price").textContent())!),
-    });
-  }
-  return out;
-}
 
 /** In-stock (more than 5 units) kitchen products, read from the listing. */
 async function kitchenProducts(page: Page, n: number): Promise<Product[]> {

@@ -1,5 +1,5 @@
 import { test, expect, Page, Locator, Response, Browser } from "@playwright/test";
-import { hydrated, cents } from "./helpers";
+import { hydrated, cents, listed, Product } from "./helpers";
 
 /** The browser's backup copy of the cart (app/src/client/local_cart.rs). */
 const CART_KEY = "copperleaf.cart.v1";
@@ -9,8 +9,6 @@ const FREE_SHIPPING_FROM_CENTS = 5_000;
 const FLAT_SHIPPING_CENTS = 499;
 /** app/src/services/checkout.rs: "CL-" and the first 8 characters of a UUID, upper case. */
 const REFERENCE = /^CL-[0-9A-F]{8}$/;
-
-type Product = { id: number; name: string; slug: string; priceCents: number };
 
 type Address = { name: string; line1: string; line2: string; city: string; postcode: string; country: string };
 
@@ -28,21 +26,6 @@ function uniqueEmail(tag: string): string {
   return `${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
 }
 
-/** Products on the current listing page whose stock class is `stock.<kind>` ("in", "low", "out"). */
-async function listed(page: Page, kind: "in" | "low" | "out" = "in"): Promise<Product[]> {
-  const cards = page.locator("ul.grid > li").filter({ has: page.locator(`.stock.${kind}`) });
-  const out: Product[] = [];
-  for (const card of await cards.all()) {
-    const href = (await card.locator(".card-link").getAttribute("href"))!;
-    out.push({
-      id: Number(await card.locator("input[name=product_id]").getAttribute("value")),
-      name: (await card.locator(".card-name").textContent())!.trim(),
-      slug: href.replace(/^\/p\//, ""),
-      priceCents: cents((await card.locator(".price").textContent())!),
-    });
-  }
-  return out;
-}
 
 /** In-stock (more than 5 units) kitchen products, read from the listing. */
 async function kitchenProducts(page: Page, n: number): Promise<Product[]> {

@@ -20,3 +20,21 @@ export function cents(text: string): number {
   const digits = text.replace(/[^0-9.]/g, "");
   return Math.round(parseFloat(digits) * 100);
 }
+
+export type Product = { id: number; name: string; slug: string; priceCents: number };
+
+/** Products on the current listing page whose stock class is `stock.<kind>` ("in", "low", "out"). */
+export async function listed(page: Page, kind: "in" | "low" | "out" = "in"): Promise<Product[]> {
+  const cards = page.locator("ul.grid > li").filter({ has: page.locator(`.stock.${kind}`) });
+  const out: Product[] = [];
+  for (const card of await cards.all()) {
+    const href = (await card.locator(".card-link").getAttribute("href"))!;
+    out.push({
+      id: Number(await card.locator("input[name=product_id]").getAttribute("value")),
+      name: (await card.locator(".card-name").textContent())!.trim(),
+      slug: href.replace(/^\/p\//, ""),
+      priceCents: cents((await card.locator(".price").textContent())!),
+    });
+  }
+  return out;
+}
