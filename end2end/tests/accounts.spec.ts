@@ -1,13 +1,11 @@
 import { test, expect, Page, Locator, Response } from "@playwright/test";
-import { hydrated, cents } from "./helpers";
+import { hydrated, cents, listed, Product } from "./helpers";
 
 /** The browser's backup copy of the cart (app/src/client/local_cart.rs). */
 const CART_KEY = "copperleaf.cart.v1";
 const PASSWORD = "correct horse battery";
 /** app/src/services/auth.rs: the one answer to any failed sign-in. */
 const WRONG = "That email and password do not match an account.";
-
-type Product = { id: number; name: string; slug: string; priceCents: number };
 
 /** A fresh address for every account (the database lives for the whole run). */
 function uniqueEmail(tag: string): string {
@@ -17,17 +15,7 @@ function uniqueEmail(tag: string): string {
 /** In-stock (more than 5 units) products on /c/kitchen, read from the listing. */
 async function kitchenProducts(page: Page, n: number): Promise<Product[]> {
   await page.goto("/c/kitchen");
-  const cards = page.locator("ul.grid > li").filter({ has: page.locator(".stock.in") });
-  const out: Product[] = [];
-  for (const card of await cards.all()) {
-    const href = (await card.locator(".card-link").getAttribute("href"))!;
-    out.push({
-      id: Number(await card.locator("input[name=product_id]").getAttribute("value")),
-      name: (await card.locator(".card-name").textContent())!.trim(),
-      slug: href.replace(/^\/p\//, ""),
-      priceCents: cents((await card.locator(".price").textContent())!),
-    });
-  }
+  const out = await listed(page, "in");
   expect(out.length, "in-stock kitchen products on /c/kitchen").toBeGreaterThanOrEqual(n);
   return out.slice(0, n);
 }
