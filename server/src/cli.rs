@@ -1,4 +1,5 @@
-//! Commands besides serving: `server recs recompute`, `server recs eval`, `server admin create`.
+//! Commands besides serving: `server recs recompute`, `server recs eval`, `server admin create`,
+//! `server catalog set-price|set-stock`.
 
 use crate::{history, recs_eval, startup};
 use app::config::Config;
@@ -13,6 +14,10 @@ pub const USAGE: &str = "usage: server [command]
   recs eval --csv FILE       the same on a real history: rows of customer,order,product,timestamp
   admin create EMAIL         create an administrator (or promote an account); the password
                              is read from ADMIN_PASSWORD or the first line of standard input
+  catalog set-price SLUG AMOUNT
+                             set a product's price (e.g. 12.99, in the shop's currency)
+  catalog set-stock SLUG N   set a product's stock level
+                             (running instances drop the old value within seconds)
   help                       this text";
 
 pub async fn admin(config: Config, args: &[String]) -> Result<(), String> {
@@ -30,6 +35,21 @@ pub async fn admin(config: Config, args: &[String]) -> Result<(), String> {
     let state = startup::build_state(config).await.map_err(|e| e.to_string())?;
     let user = app::services::auth::create_admin(&state, email, password).await.map_err(|e| e.message())?;
     println!("{} (id {}) is an administrator", user.email, user.id);
+    Ok(())
+}
+
+pub async fn catalog(config: Config, args: &[String]) -> Result<(), String> {
+    let (command, Some(slug), Some(value)) = (args.first().map(String::as_str), args.get(1), args.get(2)) else {
+        return Err(format!("usage: server catalog set-price SLUG AMOUNT | set-stock SLUG N\n{USAGE}"));
+    };
+    let (price, stock) = match command {
+        Some("set-price") => (Some(value.as_str()), None),
+        Some("set-stock") => (None, Some(value.as_str())),
+        _ => return Err(format!("unknown catalog command\n{USAGE}")),
+    };
+    let state = startup::build_state(config).await.map_err(|e| e.to_string())?;
+    let card = app::services::catalog_admin::edit(&state, slug, price, stock).await.map_err(|e| e.message())?;
+    println!("{}: {} ({} in stock)", card.slug, card.price(), card.stock);
     Ok(())
 }
 

@@ -26,6 +26,7 @@ async fn main() -> ExitCode {
         Some("migrate") => startup::connect_db(&config).await.map(|_| ()).map_err(|e| e.to_string()),
         Some("recs") => cli::recs(config, &args[1..]).await,
         Some("admin") => cli::admin(config, &args[1..]).await,
+        Some("catalog") => cli::catalog(config, &args[1..]).await,
         Some("help") | Some("--help") | Some("-h") => {
             println!("{}", cli::USAGE);
             Ok(())
@@ -50,6 +51,8 @@ async fn serve(config: Config) -> Result<(), String> {
     tasks::spawn_housekeeping(state.clone());
     tasks::spawn_recommendations(state.clone());
     tasks::spawn_flag_reload(state.clone());
+    tasks::warm_catalog(&state).await;
+    tasks::spawn_catalog_follow(state.clone());
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!("listening on http://{addr}");
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())

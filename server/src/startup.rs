@@ -96,20 +96,22 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
     let event_store = EventStore::new(db.clone());
     let experiments = Experiments::new(ExperimentStore::new(db.clone()));
     let cart_sync = app::services::cart_sync::CartSync::new(redis.clone());
+    let catalog = Catalog::new(SqlCatalog::new(db.clone()), redis.clone());
     if let Some(url) = &config.redis_url {
-        // Redis down at start: pages then hear only this instance's changes until a restart.
-        if let Err(e) = tokio::time::timeout(std::time::Duration::from_secs(3), cart_sync.listen(url))
-            .await
-            .unwrap_or_else(|_| Err(fred::error::Error::new(fred::error::ErrorKind::Timeout, "timed out")))
-        {
+        // Redis down at start: pages hear only this instance's cart changes until a restart, and
+        // catalogue edits arrive through the change log instead (within seconds).
+        if let Err(e) = cart_sync.listen(url).await {
             tracing::warn!(error = %e, "live cart sync could not subscribe to Redis");
+        }
+        if let Err(e) = catalog.listen(url).await {
+            tracing::warn!(error = %e, "catalogue changes could not subscribe to Redis");
         }
     }
     experiments.reload().await.map_err(StartupError::Database)?;
     Ok(AppState {
         config: Arc::new(config),
         leptos_options,
-        catalog: Catalog::new(SqlCatalog::new(db.clone())),
+        catalog,
         db,
         redis,
         guest_carts,

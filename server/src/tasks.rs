@@ -18,6 +18,11 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
                     Err(e) => tracing::warn!(error = %e, "could not delete expired sessions"),
                 }
             }
+            match state.catalog.sql().prune_changes(24 * 3600 * 1000).await {
+                Ok(n) if n > 0 => tracing::info!(changes = n, "pruned the catalogue change log"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not prune the catalogue change log"),
+            }
             let max_age = state.config.session_inactivity.as_millis() as i64;
             match state.sql_carts.purge_guest_carts(max_age).await {
                 Ok(n) if n > 0 => tracing::info!(carts = n, "deleted abandoned guest carts"),
@@ -70,6 +75,37 @@ pub fn spawn_recommendations(state: AppState) -> tokio::task::JoinHandle<()> {
             };
             if let Err(e) = result {
                 tracing::warn!(error = %e, "recommendation refresh failed");
+            }
+        }
+    })
+}
+
+/// How many of the most viewed products are loaded into the cache at start.
+pub const WARM_PRODUCTS: u32 = 200;
+
+/// Loads the products viewed most in the last week (then best sellers) into the catalogue cache,
+/// so the first shoppers after a start or a deploy do not all wait on the database.
+pub async fn warm_catalog(state: &AppState) {
+    let started = std::time::Instant::now();
+    let since = app::storage::db::now_ms() - 7 * 24 * 3600 * 1000;
+    let result = async {
+        let slugs = state.catalog.sql().most_viewed(since, WARM_PRODUCTS).await?;
+        state.catalog.warm(&slugs).await
+    };
+    match result.await {
+        Ok(n) => tracing::info!(products = n, ms = started.elapsed().as_millis() as u64, "warmed the catalogue cache"),
+        Err(e) => tracing::warn!(error = %e, "could not warm the catalogue cache"),
+    }
+}
+
+/// Catalogue edits made elsewhere: follow the `catalog_changes` log every `FOLLOW_EVERY`.
+pub fn spawn_catalog_follow(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(app::storage::catalog_cache::FOLLOW_EVERY);
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.catalog.follow_log().await {
+                tracing::warn!(error = %e, "could not read the catalogue change log");
             }
         }
     })

@@ -24,18 +24,6 @@ both_databases!(
     conversions_are_attributed_in_the_report,
 );
 
-const ADMIN: &str = "admin@example.com";
-const PASSWORD: &str = "correct horse battery";
-
-async fn admin(s: &TestServer) -> reqwest::Client {
-    app::services::auth::create_admin(&s.state, ADMIN, PASSWORD.into()).await.unwrap();
-    let http = common::browser();
-    let (status, body) =
-        post(&http, s, "/api/auth/login", &format!("email={ADMIN}&password={}", PASSWORD.replace(' ', "+"))).await;
-    assert_eq!(status, 200, "{body}");
-    http
-}
-
 async fn set_flag(http: &reqwest::Client, s: &TestServer, enabled: bool, variants: &str) -> Value {
     let enabled = if enabled { "&enabled=on" } else { "" };
     let (status, body) =
@@ -86,7 +74,7 @@ async fn flags_are_for_admins_only(backend: Backend) {
     assert_eq!(post(&customer, &s, "/api/admin/experiments/report", "flag=cart_layout").await.0, 403);
     assert!(!s.state.experiments.flag("cart_layout").unwrap().enabled, "nothing changed");
 
-    let admin = admin(&s).await;
+    let admin = common::admin_browser(&s).await;
     let (status, flags) = post(&admin, &s, "/api/admin/flags", "").await;
     assert_eq!(status, 200);
     assert_eq!(flags[0]["name"], "cart_layout");
@@ -114,7 +102,7 @@ async fn a_flag_change_reaches_another_instance_within_five_seconds(backend: Bac
     let a = common::spawn(&t.url, None).await;
     let b = common::spawn(&t.url, None).await;
     let reload = server::tasks::spawn_flag_reload(b.state.clone());
-    let admin = admin(&a).await;
+    let admin = common::admin_browser(&a).await;
     let shopper = visitor(&b).await;
     assert_eq!(layout(&shopper, &b).await, "page", "off: everyone gets the control");
 
@@ -137,7 +125,7 @@ async fn a_flag_change_reaches_another_instance_within_five_seconds(backend: Bac
 async fn assignment_is_sticky_and_counted_once(backend: Backend) {
     let t = common::database(backend).await;
     let s = common::spawn(&t.url, None).await;
-    let admin = admin(&s).await;
+    let admin = common::admin_browser(&s).await;
     set_flag(&admin, &s, true, "page:50,drawer:50").await;
     let mut seen = std::collections::HashSet::new();
     for _ in 0..24 {
@@ -191,7 +179,7 @@ async fn overrides_force_a_variant_and_ignore_nonsense(backend: Backend) {
 async fn the_variant_survives_signing_in(backend: Backend) {
     let t = common::database(backend).await;
     let s = common::spawn(&t.url, None).await;
-    let admin = admin(&s).await;
+    let admin = common::admin_browser(&s).await;
     set_flag(&admin, &s, true, "page:50,drawer:50").await;
 
     // A guest signs up: the account inherits what the guest was shown.
@@ -224,7 +212,7 @@ async fn the_variant_survives_signing_in(backend: Backend) {
 async fn conversions_are_attributed_in_the_report(backend: Backend) {
     let t = common::database(backend).await;
     let s = common::spawn(&t.url, None).await;
-    let admin = admin(&s).await;
+    let admin = common::admin_browser(&s).await;
     set_flag(&admin, &s, true, "page:50,drawer:50").await;
     let product: i64 =
         sqlx::query_scalar("SELECT id FROM products WHERE stock > 50 AND active = 1 ORDER BY id LIMIT 1")

@@ -206,3 +206,37 @@ async fn a_change_through_one_instance_reaches_pages_on_the_other() {
     let (_, cart) = post(&http, &b, "/api/cart", "").await;
     assert_eq!(cart["lines"][0]["quantity"], 2);
 }
+
+/// The database restarting (every connection cut, new ones refused for a while): `/readyz` says so
+/// while it lasts, requests that need the database answer 503 rather than 500, and the pool
+/// reconnects by itself when it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_restart_is_reported_and_survived() {
+    let t = common::postgres().await;
+    let host_port = t.url.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap();
+    let pg = std::net::ToSocketAddrs::to_socket_addrs(host_port).unwrap().next().unwrap();
+    let mut proxy = common::TcpProxy::start(pg).await;
+    let through_proxy = t.url.replace(host_port, &format!("127.0.0.1:{}", proxy.port));
+    let s = common::spawn(&through_proxy, None).await;
+    let http = common::browser();
+    let (id, _) = some_product(&s).await;
+    assert_eq!(post(&http, &s, "/api/cart/add", &format!("product_id={id}&quantity=1")).await.0, 200);
+    assert_eq!(readyz(&http, &s).await.0, 200);
+
+    proxy.stop().await;
+    let (status, body) = readyz(&http, &s).await;
+    assert_eq!((status, body["database"].as_str()), (503, Some("unreachable")), "{body}");
+    let (status, body) = post(&http, &s, "/api/cart/add", &format!("product_id={id}&quantity=1")).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "unavailable");
+
+    proxy.start_again().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while readyz(&http, &s).await.0 != 200 {
+        assert!(Instant::now() < deadline, "/readyz still failing 20 s after the database returned");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, cart) = post(&http, &s, "/api/cart/add", &format!("product_id={id}&quantity=1")).await;
+    assert_eq!(status, 200, "{cart}");
+    assert_eq!(cart["lines"][0]["quantity"], 2, "the cart from before the outage is intact: {cart}");
+}

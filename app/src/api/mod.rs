@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cart;
 pub mod catalog;
+pub mod catalog_admin;
 pub mod checkout;
 pub mod experiments;
 pub mod recs;

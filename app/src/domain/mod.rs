@@ -2,6 +2,7 @@
 
 pub mod cart;
 pub mod catalog;
+pub mod catalog_edit;
 pub mod checkout;
 pub mod experiments;
 pub mod merge;

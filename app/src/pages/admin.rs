@@ -1,6 +1,7 @@
-//! Admin pages: feature flags (`/admin`) and an experiment's report
-//! (`/admin/experiments/:flag`).
+//! Admin pages: feature flags (`/admin`), an experiment's report (`/admin/experiments/:flag`)
+//! and price/stock edits (`/admin/products`).
 
+use crate::api::catalog_admin::{admin_products, UpdateProduct};
 use crate::api::experiments::{admin_flags, experiment_report, UpdateFlag};
 use crate::components::page_title::PageTitle;
 use crate::domain::experiments::{Report, Step, SRM_ALPHA};
@@ -8,7 +9,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Meta;
 use leptos_router::components::Redirect;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 fn denied(e: AppError, next: &str) -> AnyView {
     match e {
@@ -25,6 +26,7 @@ pub fn AdminPage() -> impl IntoView {
         <PageTitle text="Feature flags · Admin" />
         <Meta name="robots" content="noindex" />
         <h1>"Feature flags"</h1>
+        <AdminNav />
         <p class="lede">
             "Changes apply at once here and on every other instance within seconds. Variants are "
             <code>"name:weight"</code> " pairs; the first is the control, which everyone gets while a flag is off."
@@ -152,5 +154,95 @@ fn ReportView(report: Report) -> impl IntoView {
             </table>
         </div>
         <p><a href="/admin">"All flags"</a></p>
+    }
+}
+
+#[component]
+fn AdminNav() -> impl IntoView {
+    view! {
+        <nav class="admin-nav" aria-label="Admin">
+            <a href="/admin">"Feature flags"</a>
+            <a href="/admin/products">"Prices and stock"</a>
+        </nav>
+    }
+}
+
+/// Price and stock edits. Without a search it lists the lowest stock first.
+#[component]
+pub fn ProductsAdminPage() -> impl IntoView {
+    let query = use_query_map();
+    let q = move || query.read().get("q").unwrap_or_default();
+    let update = ServerAction::<UpdateProduct>::new();
+    let products = Resource::new(move || (q(), update.version().get()), |(q, _)| admin_products(q));
+    view! {
+        <PageTitle text="Prices and stock · Admin" />
+        <Meta name="robots" content="noindex" />
+        <h1>"Prices and stock"</h1>
+        <AdminNav />
+        <p class="lede">
+            "Edits are written to the database at once and every instance shows them within a second. "
+            "Leave a field blank to keep its value."
+        </p>
+        <form method="get" action="/admin/products" class="admin-search" role="search">
+            <label for="admin-q">"Find a product"</label>
+            <input id="admin-q" type="search" name="q" prop:value=q value=q maxlength="200" />
+            <button type="submit" class="btn">"Search"</button>
+        </form>
+        {move || update.value().get().map(|r| match r {
+            Ok(p) => view! {
+                <p class="notice" role="status" data-testid="edit-saved">
+                    {format!("Saved: {} now costs {} with {} in stock.", p.name, p.price(), p.stock)}
+                </p>
+            }.into_any(),
+            Err(e) => view! { <p class="notice notice-error" role="alert">{e.message()}</p> }.into_any(),
+        })}
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match products.await {
+                    Ok(list) if list.is_empty() => view! { <p>"No product matches."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <div class="table-wrap">
+                            <table class="report product-admin" data-testid="product-admin">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Product"</th>
+                                        <th scope="col" class="num">"Price"</th>
+                                        <th scope="col" class="num">"Stock"</th>
+                                        <th scope="col">"Change"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {list.into_iter().map(|p| {
+                                        let price_id = format!("price-{}", p.slug);
+                                        let stock_id = format!("stock-{}", p.slug);
+                                        let label = format!("Change {}", p.name);
+                                        let href = format!("/p/{}", p.slug);
+                                        let (slug, row_slug) = (p.slug.clone(), p.slug.clone());
+                                        view! {
+                                            <tr data-slug=row_slug>
+                                                <th scope="row"><a href=href>{p.name.clone()}</a></th>
+                                                <td class="num" data-testid="price">{p.price()}</td>
+                                                <td class="num" data-testid="stock">{p.stock}</td>
+                                                <td>
+                                                    <ActionForm action=update attr:class="flag-form" attr:aria-label=label>
+                                                        <input type="hidden" name="slug" value=slug />
+                                                        <label for=price_id.clone() class="visually-hidden">"New price"</label>
+                                                        <input id=price_id name="price" inputmode="decimal" size="8" placeholder="price" pattern="[0-9]+([.][0-9]{1,2})?" />
+                                                        <label for=stock_id.clone() class="visually-hidden">"New stock"</label>
+                                                        <input id=stock_id name="stock" inputmode="numeric" size="6" placeholder="stock" pattern="[0-9]+" />
+                                                        <button type="submit" class="btn btn-primary">"Save"</button>
+                                                    </ActionForm>
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }.into_any(),
+                    Err(e) => denied(e, "/admin/products"),
+                }
+            })}
+        </Transition>
     }
 }

@@ -5,7 +5,6 @@
 
 use crate::storage::cart_store::CartOwner;
 use crate::storage::redis::Redis;
-use fred::prelude::{ClientLike, Config, EventInterface, PubsubInterface};
 use tokio::sync::broadcast;
 
 pub const CHANNEL: &str = "shop:cart-changed";
@@ -48,9 +47,7 @@ impl CartSync {
             Some(redis) => {
                 let (redis, local) = (redis.clone(), self.local.clone());
                 tokio::spawn(async move {
-                    let published =
-                        redis.call(async { redis.pool.next().publish::<i64, _, _>(CHANNEL, key.as_str()).await }).await;
-                    if published.is_err() {
+                    if redis.publish(CHANNEL, &key).await.is_err() {
                         // Redis is down: at least this instance's pages hear it.
                         let _ = local.send(key);
                     }
@@ -62,33 +59,13 @@ impl CartSync {
         }
     }
 
-    /// With Redis: subscribes to the channel (resubscribing after reconnects) and forwards what
-    /// arrives to this instance's pages. Runs for the life of the process.
+    /// With Redis: forwards what the channel carries to this instance's pages, for the life of
+    /// the process.
     pub async fn listen(&self, redis_url: &str) -> Result<(), fred::error::Error> {
-        let mut config = Config::from_url(redis_url)?;
-        config.fail_fast = false;
-        let subscriber = fred::prelude::Builder::from_config(config)
-            .set_policy(fred::prelude::ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
-            .build_subscriber_client()?;
-        let mut messages = subscriber.message_rx();
-        subscriber.init().await?;
-        subscriber.manage_subscriptions();
-        subscriber.subscribe(CHANNEL).await?;
         let local = self.local.clone();
-        tokio::spawn(async move {
-            let _keep = subscriber;
-            loop {
-                match messages.recv().await {
-                    Ok(message) => {
-                        if let Some(key) = message.value.as_string() {
-                            let _ = local.send(key);
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => break,
-                }
-            }
-        });
-        Ok(())
+        crate::storage::redis::subscribe(redis_url, CHANNEL, move |key| {
+            let _ = local.send(key);
+        })
+        .await
     }
 }

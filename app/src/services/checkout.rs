@@ -163,9 +163,17 @@ pub async fn place(state: &AppState, visitor: &Visitor, req: PlaceRequest) -> Re
                 tracing::error!(error = %e, order = %id, "capture failed after the order was placed");
             }
             metrics::counter!("shop_orders_total", "outcome" => "placed").increment(1);
-            for l in &order.lines {
-                state.catalog.invalidate_product(l.product_id).await;
+            // Stock changed: this instance's caches now, the others' without holding the reply.
+            let sold: Vec<i64> = order.lines.iter().map(|l| l.product_id).collect();
+            for &id in &sold {
+                state.catalog.invalidate_product(id).await;
             }
+            let catalog = state.catalog.clone();
+            tokio::spawn(async move {
+                for id in sold {
+                    catalog.announce(id).await;
+                }
+            });
             after_placed(state, visitor, &owner, &id).await;
             super::experiments::record_step(state, visitor, Step::OrderPlaced).await;
             let placed = state.orders.get(&id).await?.ok_or_else(AppError::internal)?;

@@ -1,7 +1,9 @@
-//! Catalogue queries. Reads only; writes go through `set_price`/`set_stock` (admin, CLI, checkout).
+//! Catalogue queries, and the one write operators make: price and stock edits (`apply_edit`),
+//! logged in `catalog_changes` so every instance can drop what it cached.
 
-use super::db::{Db, Dialect, Row};
+use super::db::{now_ms, Db, Dialect, Row};
 use crate::domain::catalog::{clamp_page, like_contains_pattern, normalize_search, page_count, Sort, PAGE_SIZE};
+use crate::domain::catalog_edit::ProductEdit;
 use crate::domain::money::Currency;
 use crate::model::{Category, Listing, ProductCard, ProductDetail};
 use sqlx::Row as _;
@@ -183,6 +185,95 @@ impl SqlCatalog {
         let rows =
             sqlx::query(&sql).bind(category_id.unwrap_or(0)).bind(i64::from(limit)).fetch_all(&self.db.pool).await?;
         rows.iter().map(card_from_row).collect()
+    }
+
+    /// Active products with the least stock first (the admin's restocking list).
+    pub async fn lowest_stock(&self, limit: u32) -> Result<Vec<ProductCard>, sqlx::Error> {
+        let sql = format!("SELECT {CARD_COLUMNS} FROM products p WHERE p.active = 1 ORDER BY p.stock, p.id LIMIT $1");
+        let rows = sqlx::query(&sql).bind(i64::from(limit)).fetch_all(&self.db.pool).await?;
+        rows.iter().map(card_from_row).collect()
+    }
+
+    /// Writes an edit and logs it in `catalog_changes`, in one transaction, so no instance can
+    /// see the new price without the log entry that tells it to drop the old one. Retired
+    /// products can be edited too. `None` when no product has this slug.
+    pub async fn apply_edit(&self, slug: &str, edit: ProductEdit) -> Result<Option<ProductCard>, sqlx::Error> {
+        let mut tx = self.db.begin_write().await?;
+        let updated = sqlx::query(
+            "UPDATE products SET price_cents = COALESCE($1, price_cents), stock = COALESCE($2, stock) WHERE slug = $3",
+        )
+        .bind(edit.price_cents)
+        .bind(edit.stock)
+        .bind(slug)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let row = sqlx::query(&format!("SELECT {CARD_COLUMNS} FROM products p WHERE p.slug = $1"))
+            .bind(slug)
+            .fetch_one(&mut *tx)
+            .await?;
+        let card = card_from_row(&row)?;
+        sqlx::query("INSERT INTO catalog_changes (product_id, created_at) VALUES ($1, $2)")
+            .bind(card.id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(card))
+    }
+
+    /// Edits logged at or after `since_ms`: `(change id, product id)`, oldest first. Followers
+    /// read a window rather than "after the last id": a PostgreSQL sequence hands out ids in
+    /// order, but transactions may commit out of that order.
+    pub async fn changes_since(&self, since_ms: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+        let rows =
+            sqlx::query("SELECT id, product_id FROM catalog_changes WHERE created_at >= $1 ORDER BY id LIMIT 10000")
+                .bind(since_ms)
+                .fetch_all(&self.db.pool)
+                .await?;
+        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("product_id")?))).collect()
+    }
+
+    /// Forgets log entries older than `max_age_ms`: every running instance has read them.
+    pub async fn prune_changes(&self, max_age_ms: i64) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM catalog_changes WHERE created_at < $1")
+            .bind(now_ms() - max_age_ms)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Slugs of the active products viewed most since `since_ms`, then best sellers to fill up
+    /// to `limit` (a new shop has no views yet).
+    pub async fn most_viewed(&self, since_ms: i64, limit: u32) -> Result<Vec<String>, sqlx::Error> {
+        let mut slugs: Vec<String> = sqlx::query_scalar(
+            "SELECT p.slug FROM events e JOIN products p ON p.id = e.product_id \
+             WHERE e.kind = 'view' AND e.created_at >= $1 AND p.active = 1 \
+             GROUP BY p.id, p.slug ORDER BY COUNT(*) DESC, p.id LIMIT $2",
+        )
+        .bind(since_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.db.pool)
+        .await?;
+        if slugs.len() < limit as usize {
+            let more: Vec<String> =
+                sqlx::query_scalar("SELECT slug FROM products WHERE active = 1 ORDER BY popularity DESC, id LIMIT $1")
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.db.pool)
+                    .await?;
+            for slug in more {
+                if slugs.len() >= limit as usize {
+                    break;
+                }
+                if !slugs.contains(&slug) {
+                    slugs.push(slug);
+                }
+            }
+        }
+        Ok(slugs)
     }
 
     pub async fn product_count(&self) -> Result<i64, sqlx::Error> {

@@ -1,19 +1,32 @@
 //! The catalogue as the rest of the shop sees it: `SqlCatalog` behind in-process caches.
 //! Reads are served from memory; price and stock edits call `invalidate_product`, which drops
-//! the product's entries and every listing (listings show price and stock). With several
-//! instances the invalidation is broadcast (see `server::sync`). A short TTL bounds staleness
-//! should a broadcast be missed.
+//! the product's entries and every listing (listings show price and stock).
+//!
+//! Other instances hear of a change two ways: at once over the Redis channel `CHANNEL` (when
+//! Redis is configured), and within `FOLLOW_EVERY` from the `catalog_changes` log that edits
+//! write in their transaction (which also covers the CLI beside an embedded shop and messages
+//! lost while Redis was down). The TTL bounds anything else, such as checkout's stock updates
+//! that miss a broadcast.
 
 use super::catalog::SqlCatalog;
 use super::page_cache::PageCache;
+use super::redis::Redis;
 use crate::domain::catalog::{normalize_search, Sort};
 use crate::model::{Category, Listing, ProductCard, ProductDetail};
 use moka::future::Cache;
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 type Shared<T> = Arc<T>;
+
+/// Redis channel carrying the id of a product whose price or stock changed.
+pub const CHANNEL: &str = "shop:catalog-changed";
+/// How often each instance reads the `catalog_changes` log.
+pub const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+/// How far back each read of the log looks: wide enough for clock skew between instances and
+/// for transactions committing out of id order.
+const FOLLOW_WINDOW_MS: i64 = 30_000;
 
 #[derive(Clone)]
 pub struct Catalog {
@@ -27,6 +40,9 @@ pub struct Catalog {
     popular: Cache<(Option<i64>, u32), Shared<Vec<ProductCard>>>,
     /// Rendered anonymous pages show catalogue data too: cleared with the listings.
     pages: PageCache,
+    redis: Option<Redis>,
+    /// Change-log entries already acted on (those inside the follow window).
+    followed: Arc<Mutex<HashSet<i64>>>,
 }
 
 /// Errors from a cached load: the first loader's error, shared with the callers that waited.
@@ -38,7 +54,8 @@ fn unshare(e: Arc<sqlx::Error>) -> sqlx::Error {
 }
 
 impl Catalog {
-    pub fn new(sql: SqlCatalog) -> Self {
+    /// `redis`: where to broadcast changes made here (None: the log alone carries them).
+    pub fn new(sql: SqlCatalog, redis: Option<Redis>) -> Self {
         let ttl = Duration::from_secs(300);
         Catalog {
             sql,
@@ -50,6 +67,8 @@ impl Catalog {
             cards: Cache::builder().max_capacity(50_000).time_to_live(ttl).build(),
             featured: Cache::builder().max_capacity(4).time_to_live(ttl).build(),
             popular: Cache::builder().max_capacity(256).time_to_live(Duration::from_secs(60)).build(),
+            redis,
+            followed: Arc::default(),
         }
     }
 
@@ -143,6 +162,63 @@ impl Catalog {
             .try_get_with((category_id, limit), async move { sql.popular(category_id, limit).await.map(Arc::new) })
             .await
             .map_err(unshare)
+    }
+
+    /// A product's price or stock changed here: drop it from this instance's caches now and
+    /// tell the others over Redis. Best effort: the change log or the TTL covers a lost message.
+    pub async fn changed(&self, id: i64) {
+        self.invalidate_product(id).await;
+        metrics::counter!("shop_catalog_invalidations_total", "source" => "local").increment(1);
+        self.announce(id).await;
+    }
+
+    /// Tells the other instances (when there is Redis) that a product changed.
+    pub async fn announce(&self, id: i64) {
+        if let Some(redis) = &self.redis {
+            if let Err(e) = redis.publish(CHANNEL, &id.to_string()).await {
+                tracing::warn!(error = %e, product = id, "could not broadcast a catalogue change");
+            }
+        }
+    }
+
+    /// With Redis: drops the products other instances announce, for the life of the process.
+    pub async fn listen(&self, redis_url: &str) -> Result<(), fred::error::Error> {
+        let catalog = self.clone();
+        super::redis::subscribe(redis_url, CHANNEL, move |message| match message.parse::<i64>() {
+            Ok(id) => {
+                let catalog = catalog.clone();
+                tokio::spawn(async move {
+                    catalog.invalidate_product(id).await;
+                    metrics::counter!("shop_catalog_invalidations_total", "source" => "broadcast").increment(1);
+                });
+            }
+            Err(_) => tracing::warn!(%message, "ignored a malformed catalogue change message"),
+        })
+        .await
+    }
+
+    /// Reads the recent change log and drops every product not yet acted on. Returns how many.
+    pub async fn follow_log(&self) -> Result<usize, sqlx::Error> {
+        let changes = self.sql.changes_since(super::db::now_ms() - FOLLOW_WINDOW_MS).await?;
+        let fresh: Vec<i64> = {
+            let mut followed = self.followed.lock().unwrap_or_else(|e| e.into_inner());
+            let fresh = changes.iter().filter(|(change, _)| !followed.contains(change)).map(|&(_, id)| id).collect();
+            // Entries that left the window will not come back: keep only the window's.
+            *followed = changes.iter().map(|&(change, _)| change).collect();
+            fresh
+        };
+        for &id in &fresh {
+            self.invalidate_product(id).await;
+        }
+        if !fresh.is_empty() {
+            metrics::counter!("shop_catalog_invalidations_total", "source" => "log").increment(fresh.len() as u64);
+        }
+        Ok(fresh.len())
+    }
+
+    /// Whether a product page is in the cache (for tests and the warm-up report).
+    pub fn has_product(&self, slug: &str) -> bool {
+        self.products.contains_key(slug)
     }
 
     /// Forgets everything cached about one product and every listing it may appear in.

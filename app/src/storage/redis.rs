@@ -126,3 +126,50 @@ impl Redis {
         self.call(async { self.pool.next().ping::<String>(None).await.map(|_| ()) }).await
     }
 }
+
+impl Redis {
+    /// PUBLISH through the breaker.
+    pub async fn publish(&self, channel: &str, message: &str) -> Result<(), RedisError> {
+        use fred::prelude::PubsubInterface;
+        self.call(async { self.pool.next().publish::<i64, _, _>(channel, message).await }).await.map(|_| ())
+    }
+}
+
+/// Subscribes to `channel` on its own connection (pub/sub needs one), resubscribing after every
+/// reconnect, and hands each text message to `on_message` for the life of the process.
+pub async fn subscribe<F>(url: &str, channel: &'static str, on_message: F) -> Result<(), fred::error::Error>
+where
+    F: Fn(String) + Send + 'static,
+{
+    use fred::prelude::{EventInterface, PubsubInterface};
+    let mut config = Config::from_url(url)?;
+    config.fail_fast = false;
+    let subscriber = Builder::from_config(config)
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
+        .build_subscriber_client()?;
+    let mut messages = subscriber.message_rx();
+    let init = tokio::time::timeout(Duration::from_secs(3), async {
+        subscriber.init().await?;
+        subscriber.manage_subscriptions();
+        subscriber.subscribe(channel).await
+    });
+    match init.await {
+        Ok(result) => result?,
+        Err(_) => return Err(fred::error::Error::new(fred::error::ErrorKind::Timeout, "timed out subscribing")),
+    }
+    tokio::spawn(async move {
+        let _keep = subscriber;
+        loop {
+            match messages.recv().await {
+                Ok(message) => {
+                    if let Some(text) = message.value.as_string() {
+                        on_message(text);
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+    Ok(())
+}

@@ -129,6 +129,55 @@ impl Drop for RedisServer {
     }
 }
 
+/// A TCP proxy in front of a real server (PostgreSQL): `stop` cuts every connection and refuses
+/// new ones, as a database restart looks to the shop; `start_again` serves the same port again.
+pub struct TcpProxy {
+    pub port: u16,
+    target: SocketAddr,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: SocketAddr) -> TcpProxy {
+        let mut proxy = TcpProxy { port: free_port(), target, running: None };
+        proxy.start_again().await;
+        proxy
+    }
+
+    pub async fn start_again(&mut self) {
+        assert!(self.running.is_none(), "already running");
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.expect("proxy port");
+        let target = self.target;
+        self.running = Some(tokio::spawn(async move {
+            // Connections live in this set, so aborting the task drops (closes) all of them.
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { continue };
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(task) = self.running.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        if let Some(task) = self.running.take() {
+            task.abort();
+        }
+    }
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -214,4 +263,17 @@ pub async fn post(http: &reqwest::Client, s: &TestServer, path: &str, body: &str
         .unwrap();
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
+/// A browser signed in as a new administrator of `s`.
+pub async fn admin_browser(s: &TestServer) -> reqwest::Client {
+    app::services::auth::create_admin(&s.state, ADMIN_EMAIL, ADMIN_PASSWORD.into()).await.unwrap();
+    let http = browser();
+    let form = format!("email={ADMIN_EMAIL}&password={}", ADMIN_PASSWORD.replace(' ', "+"));
+    let (status, body) = post(&http, s, "/api/auth/login", &form).await;
+    assert_eq!(status, 200, "{body}");
+    http
 }
