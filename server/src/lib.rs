@@ -11,6 +11,7 @@ pub mod demo;
 pub mod flag_override;
 pub mod health;
 pub mod history;
+pub mod journey;
 pub mod loadgen;
 pub mod metrics;
 pub mod page_cache;
