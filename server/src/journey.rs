@@ -197,8 +197,8 @@ pub async fn run(target: &Target, catalogue: &Catalogue, accounts: &[Account], p
     let start = Instant::now();
     let (measure_from, end) = (start + plan.warmup, start + plan.warmup + plan.duration);
     let mut tasks = Vec::with_capacity(plan.shoppers);
-    for shopper in 0..plan.shoppers {
-        let (target, catalogue, account) = (target.clone(), catalogue.clone(), accounts[shopper].clone());
+    for (shopper, account) in accounts.iter().take(plan.shoppers).enumerate() {
+        let (target, catalogue, account) = (target.clone(), catalogue.clone(), account.clone());
         tasks.push(tokio::spawn(async move {
             let mut rec = Recorder {
                 hists: STEPS.iter().map(|_| new_histogram()).collect(),

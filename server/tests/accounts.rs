@@ -4,44 +4,9 @@
 
 mod common;
 
-use common::{Backend, RedisServer, TestServer};
+use common::{post, setup, Backend, Kind, TestServer};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::Value;
-
-struct Setup {
-    server: TestServer,
-    backend: Backend,
-    _db: common::TestDb,
-    _redis: Option<RedisServer>,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Embedded,
-    Scaled,
-}
-
-async fn setup(kind: Kind) -> Setup {
-    match kind {
-        Kind::Embedded => {
-            let db = common::database(Backend::Sqlite).await;
-            Setup { server: common::spawn(&db.url, None).await, backend: Backend::Sqlite, _db: db, _redis: None }
-        }
-        Kind::Scaled => {
-            let db = common::database(Backend::Postgres).await;
-            let redis = RedisServer::start();
-            let server = common::spawn(&db.url, Some(&redis.url())).await;
-            Setup { server, backend: Backend::Postgres, _db: db, _redis: Some(redis) }
-        }
-    }
-}
-
-macro_rules! both_setups {
-    ($($name:ident),* $(,)?) => {
-        mod embedded { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Embedded).await } )* }
-        mod redis_postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Scaled).await } )* }
-    };
-}
 
 both_setups!(
     register_login_logout,
@@ -56,19 +21,6 @@ both_setups!(
 );
 
 const PASSWORD: &str = "correct horse battery";
-
-async fn post(http: &reqwest::Client, s: &TestServer, path: &str, body: &str) -> (u16, Value) {
-    let res = http
-        .post(s.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 fn email() -> String {
     format!("shopper{}@example.com", rand::random::<u32>())

@@ -4,41 +4,8 @@
 
 mod common;
 
-use common::{Backend, RedisServer, TestServer};
+use common::{post_json as post, setup, Kind, TestServer};
 use serde_json::Value;
-
-struct Setup {
-    server: TestServer,
-    _db: common::TestDb,
-    _redis: Option<RedisServer>,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Embedded,
-    Scaled,
-}
-
-async fn setup(kind: Kind) -> Setup {
-    match kind {
-        Kind::Embedded => {
-            let db = common::database(Backend::Sqlite).await;
-            Setup { server: common::spawn(&db.url, None).await, _db: db, _redis: None }
-        }
-        Kind::Scaled => {
-            let db = common::database(Backend::Postgres).await;
-            let redis = RedisServer::start();
-            Setup { server: common::spawn(&db.url, Some(&redis.url())).await, _db: db, _redis: Some(redis) }
-        }
-    }
-}
-
-macro_rules! both_setups {
-    ($($name:ident),* $(,)?) => {
-        mod embedded { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Embedded).await } )* }
-        mod redis_postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Scaled).await } )* }
-    };
-}
 
 both_setups!(
     hundred_concurrent_adds_stop_at_99,
@@ -48,19 +15,6 @@ both_setups!(
     forms_without_javascript_redirect_with_a_message,
     cross_site_posts_are_refused,
 );
-
-async fn post(http: &reqwest::Client, s: &TestServer, path: &str, body: &str) -> (u16, Value) {
-    let res = http
-        .post(s.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path} answered non-JSON: {text}")))
-}
 
 /// A product in stock with at least `min_stock` units (stock raised if needed).
 async fn product(s: &TestServer, min_stock: i64) -> i64 {

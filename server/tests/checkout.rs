@@ -3,43 +3,8 @@
 
 mod common;
 
-use common::post;
-
-use common::{Backend, RedisServer, TestServer};
+use common::{post, setup, Kind, TestServer};
 use serde_json::Value;
-
-struct Setup {
-    server: TestServer,
-    _db: common::TestDb,
-    _redis: Option<RedisServer>,
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Embedded,
-    Scaled,
-}
-
-async fn setup(kind: Kind) -> Setup {
-    match kind {
-        Kind::Embedded => {
-            let db = common::database(Backend::Sqlite).await;
-            Setup { server: common::spawn(&db.url, None).await, _db: db, _redis: None }
-        }
-        Kind::Scaled => {
-            let db = common::database(Backend::Postgres).await;
-            let redis = RedisServer::start();
-            Setup { server: common::spawn(&db.url, Some(&redis.url())).await, _db: db, _redis: Some(redis) }
-        }
-    }
-}
-
-macro_rules! both_setups {
-    ($($name:ident),* $(,)?) => {
-        mod embedded { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Embedded).await } )* }
-        mod redis_postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Scaled).await } )* }
-    };
-}
 
 both_setups!(
     a_guest_buys_two_products,

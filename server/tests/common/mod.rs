@@ -277,3 +277,57 @@ pub async fn admin_browser(s: &TestServer) -> reqwest::Client {
     assert_eq!(status, 200, "{body}");
     http
 }
+
+/// A shop as the integration tests run it: the embedded default (SQLite, SQL sessions and
+/// carts) or scaled out (PostgreSQL and a Redis of its own).
+#[derive(Clone, Copy, Debug)]
+pub enum Kind {
+    Embedded,
+    Scaled,
+}
+
+pub struct Setup {
+    pub server: TestServer,
+    pub backend: Backend,
+    _db: TestDb,
+    _redis: Option<RedisServer>,
+}
+
+pub async fn setup(kind: Kind) -> Setup {
+    match kind {
+        Kind::Embedded => {
+            let db = database(Backend::Sqlite).await;
+            Setup { server: spawn(&db.url, None).await, backend: Backend::Sqlite, _db: db, _redis: None }
+        }
+        Kind::Scaled => {
+            let db = database(Backend::Postgres).await;
+            let redis = RedisServer::start();
+            let server = spawn(&db.url, Some(&redis.url())).await;
+            Setup { server, backend: Backend::Postgres, _db: db, _redis: Some(redis) }
+        }
+    }
+}
+
+/// Declares each listed `async fn name(kind: Kind)` as two tests, `embedded::name` and
+/// `redis_postgres::name`. The test file must import `common::Kind`.
+#[macro_export]
+macro_rules! both_setups {
+    ($($name:ident),* $(,)?) => {
+        mod embedded { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Embedded).await } )* }
+        mod redis_postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Scaled).await } )* }
+    };
+}
+
+/// `post` for endpoints that must answer JSON: a non-JSON answer fails the test.
+pub async fn post_json(http: &reqwest::Client, s: &TestServer, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let res = http
+        .post(s.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path} answered non-JSON: {text}")))
+}
