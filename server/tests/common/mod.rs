@@ -252,8 +252,8 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-/// A form POST as a browser sends it; the status and the JSON answer (null if not JSON).
-pub async fn post(http: &reqwest::Client, s: &TestServer, path: &str, body: &str) -> (u16, serde_json::Value) {
+/// A form POST as a browser sends it; the status and the body.
+async fn post_form(http: &reqwest::Client, s: &TestServer, path: &str, body: &str) -> (u16, String) {
     let res = http
         .post(s.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -262,7 +262,13 @@ pub async fn post(http: &reqwest::Client, s: &TestServer, path: &str, body: &str
         .await
         .unwrap();
     let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    (status, res.text().await.unwrap())
+}
+
+/// A form POST; the status and the JSON answer (null if not JSON).
+pub async fn post(http: &reqwest::Client, s: &TestServer, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let (status, text) = post_form(http, s, path, body).await;
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
 }
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
@@ -320,14 +326,6 @@ macro_rules! both_setups {
 
 /// `post` for endpoints that must answer JSON: a non-JSON answer fails the test.
 pub async fn post_json(http: &reqwest::Client, s: &TestServer, path: &str, body: &str) -> (u16, serde_json::Value) {
-    let res = http
-        .post(s.url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
+    let (status, text) = post_form(http, s, path, body).await;
     (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path} answered non-JSON: {text}")))
 }
