@@ -258,8 +258,11 @@ async fn drive(args: &Args, description: &str, target: Target) -> Result<bool, S
     for e in &outcome.sample_errors {
         println!("  error: {e}");
     }
-    let p99 = outcome.add_to_cart().p99_ms;
-    let met = p99 < args.p99_target_ms && outcome.errors() == 0;
+    let (p99, measured) = (outcome.add_to_cart().p99_ms, outcome.add_to_cart().requests);
+    if measured == 0 {
+        println!("no add-to-cart was measured: run longer (--secs) or with shorter pauses (--think-ms)");
+    }
+    let met = measured > 0 && p99 < args.p99_target_ms && outcome.errors() == 0;
     println!(
         "target: add to cart p99 < {} ms with no errors: {} (p99 {p99:.2} ms)",
         args.p99_target_ms,
