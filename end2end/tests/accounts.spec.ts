@@ -1,24 +1,11 @@
 import { test, expect, Page, Locator, Response } from "@playwright/test";
-import { hydrated, cents, listed, Product } from "./helpers";
+import { hydrated, cents, Product, uniqueEmail, kitchenProducts } from "./helpers";
 
 /** The browser's backup copy of the cart (app/src/client/local_cart.rs). */
 const CART_KEY = "copperleaf.cart.v1";
 const PASSWORD = "correct horse battery";
 /** app/src/services/auth.rs: the one answer to any failed sign-in. */
 const WRONG = "That email and password do not match an account.";
-
-/** A fresh address for every account (the database lives for the whole run). */
-function uniqueEmail(tag: string): string {
-  return `${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
-}
-
-/** In-stock (more than 5 units) products on /c/kitchen, read from the listing. */
-async function kitchenProducts(page: Page, n: number): Promise<Product[]> {
-  await page.goto("/c/kitchen");
-  const out = await listed(page, "in");
-  expect(out.length, "in-stock kitchen products on /c/kitchen").toBeGreaterThanOrEqual(n);
-  return out.slice(0, n);
-}
 
 function badge(page: Page): Locator {
   return page.getByTestId("cart-count");

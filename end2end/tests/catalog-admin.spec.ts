@@ -1,6 +1,5 @@
 import { test, expect, Browser, Page } from "@playwright/test";
-import { execFileSync } from "child_process";
-import { hydrated, expectAccessible, cents } from "./helpers";
+import { hydrated, expectAccessible, cents, serverCommand as server } from "./helpers";
 
 // Price and stock edits: an administrator on /admin/products, and the CLI beside the running
 // shop (no Redis here, so the change log carries it). Shoppers see the new values.
@@ -8,13 +7,6 @@ test.describe.configure({ mode: "serial" });
 
 const ADMIN = "catalog-admin@example.com";
 const PASSWORD = "correct horse battery";
-
-function server(args: string[], extra: Record<string, string> = {}): string {
-  return execFileSync(process.env.E2E_SERVER_BIN!, args, {
-    env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL!, RUST_LOG: "warn", ...extra },
-    stdio: "pipe",
-  }).toString();
-}
 
 test.beforeAll(() => {
   server(["admin", "create", ADMIN], { ADMIN_PASSWORD: PASSWORD });

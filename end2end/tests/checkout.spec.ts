@@ -1,5 +1,5 @@
 import { test, expect, Page, Locator, Response, Browser } from "@playwright/test";
-import { hydrated, cents, listed, Product } from "./helpers";
+import { hydrated, cents, listed, Product, uniqueEmail, kitchenProducts } from "./helpers";
 
 /** The browser's backup copy of the cart (app/src/client/local_cart.rs). */
 const CART_KEY = "copperleaf.cart.v1";
@@ -21,19 +21,6 @@ const ADDRESS: Address = {
   country: "GB",
 };
 
-/** A fresh address for every account (the database lives for the whole run). */
-function uniqueEmail(tag: string): string {
-  return `${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
-}
-
-
-/** In-stock (more than 5 units) kitchen products, read from the listing. */
-async function kitchenProducts(page: Page, n: number): Promise<Product[]> {
-  await page.goto("/c/kitchen");
-  const products = await listed(page, "in");
-  expect(products.length, "in-stock kitchen products on /c/kitchen").toBeGreaterThanOrEqual(n);
-  return products.slice(0, n);
-}
 
 /**
  * Walks the category listings until a page has a product with this stock class; leaves the

@@ -1,6 +1,5 @@
 import { test, expect, Page, Browser, APIRequestContext } from "@playwright/test";
-import { execFileSync } from "child_process";
-import { hydrated, expectAccessible } from "./helpers";
+import { hydrated, expectAccessible, uniqueEmail, serverCommand } from "./helpers";
 
 // The cart layout experiment (issue: A/B cart layouts): both variants end to end, sticky
 // assignment across reloads and sign-in, the QA override, the kill switch, the admin pages.
@@ -10,16 +9,9 @@ test.describe.configure({ mode: "serial" });
 const ADMIN = "qa-admin@example.com";
 const PASSWORD = "correct horse battery";
 
-function uniqueEmail(tag: string): string {
-  return `${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
-}
-
 /** An administrator made with the server's own command, on the database the test server uses. */
 test.beforeAll(() => {
-  execFileSync(process.env.E2E_SERVER_BIN!, ["admin", "create", ADMIN], {
-    env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL!, ADMIN_PASSWORD: PASSWORD, RUST_LOG: "warn" },
-    stdio: "pipe",
-  });
+  serverCommand(["admin", "create", ADMIN], { ADMIN_PASSWORD: PASSWORD });
 });
 
 async function adminRequest(browser: Browser): Promise<APIRequestContext> {

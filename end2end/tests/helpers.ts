@@ -1,5 +1,6 @@
 import { expect, Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
+import { execFileSync } from "child_process";
 
 /** Waits until the wasm bundle has hydrated the page (frontend/src/lib.rs sets the marker). */
 export async function hydrated(page: Page) {
@@ -37,4 +38,25 @@ export async function listed(page: Page, kind: "in" | "low" | "out" = "in"): Pro
     });
   }
   return out;
+}
+
+/** A fresh address for every account (the database lives for the whole run). */
+export function uniqueEmail(tag: string): string {
+  return `${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+}
+
+/** In-stock (more than 5 units) products on /c/kitchen, read from the listing. */
+export async function kitchenProducts(page: Page, n: number): Promise<Product[]> {
+  await page.goto("/c/kitchen");
+  const out = await listed(page, "in");
+  expect(out.length, "in-stock kitchen products on /c/kitchen").toBeGreaterThanOrEqual(n);
+  return out.slice(0, n);
+}
+
+/** Runs a `server` command (e.g. `admin create`) on the database the test server uses. */
+export function serverCommand(args: string[], env: Record<string, string> = {}): string {
+  return execFileSync(process.env.E2E_SERVER_BIN!, args, {
+    env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL!, RUST_LOG: "warn", ...env },
+    stdio: "pipe",
+  }).toString();
 }
