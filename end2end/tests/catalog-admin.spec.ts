@@ -1,5 +1,5 @@
 import { test, expect, Browser, Page } from "@playwright/test";
-import { hydrated, expectAccessible, cents, serverCommand as server } from "./helpers";
+import { hydrated, expectAccessible, cents, serverCommand as server, signedInContext } from "./helpers";
 
 // Price and stock edits: an administrator on /admin/products, and the CLI beside the running
 // shop (no Redis here, so the change log carries it). Shoppers see the new values.
@@ -13,10 +13,7 @@ test.beforeAll(() => {
 });
 
 async function adminPage(browser: Browser): Promise<Page> {
-  const context = await browser.newContext();
-  const res = await context.request.post("/api/auth/login", { form: { email: ADMIN, password: PASSWORD } });
-  expect(res.status(), await res.text()).toBe(200);
-  return context.newPage();
+  return (await signedInContext(browser, ADMIN, PASSWORD)).newPage();
 }
 
 /** The price a shopper sees on a product page, in cents. */

@@ -1,5 +1,5 @@
 import { test, expect, Page, Browser, APIRequestContext } from "@playwright/test";
-import { hydrated, expectAccessible, uniqueEmail, serverCommand } from "./helpers";
+import { hydrated, expectAccessible, uniqueEmail, serverCommand, signedInContext } from "./helpers";
 
 // The cart layout experiment (issue: A/B cart layouts): both variants end to end, sticky
 // assignment across reloads and sign-in, the QA override, the kill switch, the admin pages.
@@ -15,10 +15,7 @@ test.beforeAll(() => {
 });
 
 async function adminRequest(browser: Browser): Promise<APIRequestContext> {
-  const context = await browser.newContext();
-  const res = await context.request.post("/api/auth/login", { form: { email: ADMIN, password: PASSWORD } });
-  expect(res.status(), await res.text()).toBe(200);
-  return context.request;
+  return (await signedInContext(browser, ADMIN, PASSWORD)).request;
 }
 
 async function setFlag(admin: APIRequestContext, enabled: boolean, variants: string) {

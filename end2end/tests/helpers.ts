@@ -1,4 +1,4 @@
-import { expect, Page } from "@playwright/test";
+import { expect, Browser, BrowserContext, Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { execFileSync } from "child_process";
 
@@ -59,4 +59,12 @@ export function serverCommand(args: string[], env: Record<string, string> = {}):
     env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL!, RUST_LOG: "warn", ...env },
     stdio: "pipe",
   }).toString();
+}
+
+/** A new browser context signed in with this account (through the API, like a returning visitor). */
+export async function signedInContext(browser: Browser, email: string, password: string): Promise<BrowserContext> {
+  const context = await browser.newContext();
+  const res = await context.request.post("/api/auth/login", { form: { email, password } });
+  expect(res.status(), await res.text()).toBe(200);
+  return context;
 }
