@@ -59,7 +59,9 @@ pub async fn start_shop(dir: &tempfile::TempDir, redis_url: Option<&str>) -> Ben
     let state = crate::startup::build_state(config).await.expect("state");
     let router = crate::router::build(state.clone()).expect("router");
     tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve")
+        axum::serve(crate::router::no_delay(listener), router.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+            .expect("serve")
     });
     BenchShop { addr, state }
 }

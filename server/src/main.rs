@@ -55,7 +55,7 @@ async fn serve(config: Config) -> Result<(), String> {
     tasks::spawn_catalog_follow(state.clone());
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!("listening on http://{addr}");
-    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+    axum::serve(router::no_delay(listener), app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown({
             let sync = state.cart_sync.clone();
             async move {

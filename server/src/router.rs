@@ -17,6 +17,22 @@ use tower_http::compression::CompressionLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+/// The shop's listener with TCP_NODELAY on every connection: otherwise a response written in
+/// more than one segment can wait for the client's delayed ACK (about 40 ms; the load test saw it
+/// as a product-page p95 of 46 ms against a p50 of 3 ms).
+pub fn no_delay(listener: tokio::net::TcpListener) -> NoDelay {
+    use axum::serve::ListenerExt;
+    fn set(tcp: &mut tokio::net::TcpStream) {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::trace!(error = %e, "could not set TCP_NODELAY");
+        }
+    }
+    listener.tap_io(set)
+}
+
+/// What `no_delay` returns (named so `ConnectInfo<SocketAddr>` works with it).
+pub type NoDelay = axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)>;
+
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "sid";
 
@@ -85,4 +101,19 @@ async fn cache_headers(req: Request<axum::body::Body>, next: Next) -> Response {
     };
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
     res
+}
+
+#[cfg(test)]
+mod no_delay_tests {
+    use axum::serve::Listener;
+
+    #[tokio::test]
+    async fn accepted_connections_send_at_once() {
+        let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = plain.local_addr().unwrap();
+        let mut listener = super::no_delay(plain);
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = listener.accept().await;
+        assert!(accepted.nodelay().unwrap());
+    }
 }

@@ -236,7 +236,9 @@ pub async fn spawn_with(db_url: &str, redis_url: Option<&str>, extra: &[(&str, &
     let state = server::startup::build_state(cfg).await.expect("build state");
     let app = server::router::build(state.clone()).expect("router");
     let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        axum::serve(server::router::no_delay(listener), app.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+            .unwrap();
     });
     TestServer { addr, state, task }
 }
