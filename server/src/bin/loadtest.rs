@@ -130,7 +130,7 @@ struct Setup {
     description: String,
     instances: Vec<Instance>,
     _redis: Option<bench::BenchRedis>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     /// (admin connection, database name) of a PostgreSQL database to drop at the end.
     drop_database: Option<(String, String)>,
 }
@@ -143,7 +143,7 @@ async fn set_up(args: &Args) -> Result<Setup, String> {
             description: format!("{} running instance(s): {}", args.targets.len(), args.targets.join(", ")),
             instances: vec![],
             _redis: None,
-            _dir: dir,
+            dir,
             drop_database: None,
         });
     }
@@ -155,7 +155,7 @@ async fn set_up(args: &Args) -> Result<Setup, String> {
             description: "the embedded default: one process, SQLite, no Redis".into(),
             instances: vec![instance],
             _redis: None,
-            _dir: dir,
+            dir,
             drop_database: None,
         });
     }
@@ -172,17 +172,27 @@ async fn set_up(args: &Args) -> Result<Setup, String> {
         description: "two processes sharing PostgreSQL and Redis, requests alternating between them".into(),
         instances: vec![],
         _redis: None,
-        _dir: dir,
+        dir,
         drop_database: Some((admin_url.clone(), name)),
     };
-    prepare_database(&url).await?;
+    match start_cluster(&mut setup, &url, &secret).await {
+        Ok(()) => Ok(setup),
+        Err(e) => {
+            tear_down(setup).await;
+            Err(e)
+        }
+    }
+}
+
+async fn start_cluster(setup: &mut Setup, url: &str, secret: &str) -> Result<(), String> {
+    prepare_database(url).await?;
     let redis = bench::BenchRedis::start().ok_or("could not start redis-server (is it installed?)")?;
     for i in 0..2 {
-        let log = setup._dir.path().join(format!("shop-{i}.log"));
-        setup.instances.push(start_instance(&url, Some(&redis.url()), &secret, &log).await?);
+        let log = setup.dir.path().join(format!("shop-{i}.log"));
+        setup.instances.push(start_instance(url, Some(&redis.url()), secret, &log).await?);
     }
     setup._redis = Some(redis);
-    Ok(setup)
+    Ok(())
 }
 
 async fn tear_down(mut setup: Setup) {
