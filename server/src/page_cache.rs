@@ -34,13 +34,7 @@ fn cacheable_request(req: &Request) -> bool {
     {
         return false;
     }
-    let personal_cookie = req
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
+    let personal_cookie = app::cookies::pairs(req.headers())
         // `aid`: a returning browser gets pages personalised by its history (recommendations).
         .any(|(name, _)| {
             name == crate::router::SESSION_COOKIE

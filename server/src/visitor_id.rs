@@ -10,14 +10,7 @@ use axum::{
 };
 
 fn read_cookie(req: &Request) -> Option<String> {
-    req.headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == ANON_COOKIE)
-        .map(|(_, v)| v.to_string())
+    app::cookies::get(req.headers(), ANON_COOKIE)
         // Only ids we could have made: anything else is replaced.
         .filter(|v| v.len() == 36 && v.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
 }

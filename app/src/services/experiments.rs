@@ -168,16 +168,7 @@ impl Experiments {
 /// The QA override for `flag` from the request's cookies, if any.
 pub fn forced_variant(flag: &str) -> Option<String> {
     let parts = leptos::prelude::use_context::<http::request::Parts>()?;
-    let name = format!("{OVERRIDE_PREFIX}{flag}");
-    parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
+    crate::cookies::get(&parts.headers, &format!("{OVERRIDE_PREFIX}{flag}"))
 }
 
 /// The visitor's variant of `flag` for this request (control for unknown flags).

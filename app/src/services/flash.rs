@@ -50,15 +50,7 @@ pub fn decode(value: &str) -> Option<Flash> {
 pub fn take() -> Option<Flash> {
     use leptos::prelude::use_context;
     let parts = use_context::<http::request::Parts>()?;
-    let value = parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_string())?;
+    let value = crate::cookies::get(&parts.headers, COOKIE)?;
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
         res.append_header(
             http::header::SET_COOKIE,
