@@ -82,6 +82,16 @@ pub fn clamp_page(requested: u32, total: u64, page_size: u32) -> u32 {
 
 /// Normalises search text: trims, collapses whitespace, lower-cases (Unicode-aware) and caps
 /// the length, so matching is case-insensitive for every script, not only ASCII.
+/// Longest product or category slug.
+pub const MAX_SLUG_BYTES: usize = 120;
+
+/// Whether `slug` can name a product or category: 1 to `MAX_SLUG_BYTES` lowercase ASCII letters,
+/// digits, `-` or `_`. Anything else is not looked up (nor cached).
+pub fn valid_slug(slug: &str) -> bool {
+    (1..=MAX_SLUG_BYTES).contains(&slug.len())
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
 pub fn normalize_search(raw: &str) -> String {
     let capped: String = normalize_text(raw).chars().take(MAX_QUERY_CHARS).collect();
     capped.trim_end().to_string()
@@ -151,6 +161,16 @@ mod tests {
         assert_eq!(normalize_search("ÉCLAIR Straße"), "éclair straße");
         assert_eq!(normalize_search(&"x".repeat(1024)).chars().count(), MAX_QUERY_CHARS);
         assert_eq!(normalize_search("   "), "");
+    }
+
+    #[test]
+    fn slugs_are_short_and_plain() {
+        assert!(valid_slug("cast-iron-skillet-12"));
+        assert!(!valid_slug(""));
+        assert!(!valid_slug(&"a".repeat(MAX_SLUG_BYTES + 1)));
+        for bad in ["Cast", "a b", "a/b", "a%2Fb", "é", "a\r\n"] {
+            assert!(!valid_slug(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Checkout rules: the shipping address, shipping cost, totals, and what makes two order
 //! requests "the same" for the idempotency check. Pure.
 
+use crate::domain::money::Currency;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -106,6 +107,83 @@ pub fn shipping_cents(subtotal_cents: i64) -> i64 {
     }
 }
 
+/// One line as it is charged: the unit price is the catalogue's at the time of pricing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PricedLine {
+    pub product_id: i64,
+    pub quantity: u32,
+    pub unit_price_cents: i64,
+}
+
+/// Subtotal, shipping and total of a set of priced lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Totals {
+    pub subtotal_cents: i64,
+    pub shipping_cents: i64,
+    pub total_cents: i64,
+}
+
+pub fn totals(lines: &[PricedLine]) -> Totals {
+    let subtotal_cents = lines.iter().map(|l| l.unit_price_cents * i64::from(l.quantity)).sum();
+    let shipping_cents = shipping_cents(subtotal_cents);
+    Totals { subtotal_cents, shipping_cents, total_cents: subtotal_cents + shipping_cents }
+}
+
+/// What the shopper confirms when placing an order: the cart version they saw and a digest of
+/// every line, unit price, the shipping and the total. The checkout summary hands it out; the
+/// order transaction prices the cart again from the store of record and places the order only
+/// if it comes to the same quote. So an order is never charged at a price that was not shown,
+/// and one version of a cart is never ordered twice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quote {
+    pub version: u64,
+    pub total_cents: i64,
+    pub currency: Currency,
+    digest: String,
+}
+
+/// Longest quote token accepted from a request.
+const MAX_QUOTE_CHARS: usize = 80;
+
+impl Quote {
+    pub fn of(version: u64, lines: &[PricedLine], currency: Currency) -> Quote {
+        let mut sorted = lines.to_vec();
+        sorted.sort_by_key(|l| l.product_id);
+        let t = totals(&sorted);
+        let mut h = Sha256::new();
+        h.update(format!("v{version}|{}|", currency.code()));
+        for l in &sorted {
+            h.update(format!("{}x{}@{};", l.product_id, l.quantity, l.unit_price_cents));
+        }
+        h.update(format!("|{}|{}|{}", t.subtotal_cents, t.shipping_cents, t.total_cents));
+        let digest = h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect();
+        Quote { version, total_cents: t.total_cents, currency, digest }
+    }
+
+    /// The form of a hidden form field: `version.total.currency.digest`.
+    pub fn token(&self) -> String {
+        format!("{}.{}.{}.{}", self.version, self.total_cents, self.currency.code(), self.digest)
+    }
+
+    pub fn parse(token: &str) -> Option<Quote> {
+        if token.len() > MAX_QUOTE_CHARS {
+            return None;
+        }
+        let mut parts = token.trim().split('.');
+        let (Some(v), Some(t), Some(c), Some(d), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let currency = Currency::parse(c)?;
+        let valid_digest = d.len() == 32 && d.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !valid_digest {
+            return None;
+        }
+        Some(Quote { version: v.parse().ok()?, total_cents: t.parse().ok()?, currency, digest: d.to_string() })
+    }
+}
+
 /// An idempotency key: 16 to 64 characters of letters, digits and dashes (a UUID fits).
 pub fn valid_idempotency_key(key: &str) -> bool {
     (16..=64).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -168,6 +246,34 @@ mod tests {
         assert_eq!(shipping_cents(4_999), 499);
         assert_eq!(shipping_cents(5_000), 0);
         assert_eq!(shipping_cents(0), 0);
+    }
+
+    #[test]
+    fn quotes_change_with_any_price_quantity_or_version() {
+        let line = |product_id, quantity, unit_price_cents| PricedLine { product_id, quantity, unit_price_cents };
+        let lines = [line(7, 2, 1_250), line(3, 1, 999)];
+        let q = Quote::of(4, &lines, Currency::USD);
+        assert_eq!(q.total_cents, 2 * 1_250 + 999 + FLAT_SHIPPING_CENTS);
+        assert_eq!(Quote::parse(&q.token()), Some(q.clone()), "round trip");
+        assert_eq!(Quote::of(4, &[lines[1], lines[0]], Currency::USD), q, "line order does not matter");
+        // A price swap that keeps the total is still a different quote.
+        let swapped = [line(7, 2, 1_251), line(3, 1, 997)];
+        assert_eq!(totals(&swapped).subtotal_cents, totals(&lines).subtotal_cents);
+        assert_ne!(Quote::of(4, &swapped, Currency::USD), q);
+        assert_ne!(Quote::of(5, &lines, Currency::USD), q);
+        assert_ne!(Quote::of(4, &[line(7, 3, 1_250), lines[1]], Currency::USD), q);
+        let long = "9".repeat(200);
+        for bad in [
+            "",
+            "1.2",
+            "1.2.USD.3.4",
+            "x.1.USD.00000000000000000000000000000000",
+            "1.1.XXX.00000000000000000000000000000000",
+            "1.2.USD.ZZ",
+            long.as_str(),
+        ] {
+            assert_eq!(Quote::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -8,3 +8,4 @@ pub mod experiments;
 pub mod merge;
 pub mod money;
 pub mod recs;
+pub mod redirect;
