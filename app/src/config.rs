@@ -1,10 +1,13 @@
 //! Every setting the shop reads from the environment, with its default, in one struct.
 //! It lives in `app` (not `server`) because server functions read it from the request context.
+//! Secrets (the cookie secret, the metrics token, passwords inside URLs) never print: they are
+//! `SecretString`s, and `Debug` shows URLs without their credentials.
 
+use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// `SHOP_ADDR`, default `127.0.0.1:3000`.
     pub addr: SocketAddr,
@@ -16,7 +19,7 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// `COOKIE_SECRET` (at least 64 bytes). Default: a random secret kept in `data/cookie-secret`.
     /// Instances that share sessions must share it.
-    pub cookie_secret: Option<String>,
+    pub cookie_secret: Option<SecretString>,
     /// `SHOP_ORIGINS`: comma-separated origins allowed to post to the API (CSRF check).
     /// Default: `http://127.0.0.1:{port},http://localhost:{port}`.
     pub origins: Vec<String>,
@@ -35,6 +38,48 @@ pub struct Config {
     /// `TRUST_PROXY`: take the client address from the last `X-Forwarded-For` entry (set it only
     /// behind a proxy that writes that header). Default false: the socket's peer address.
     pub trust_proxy: bool,
+    /// `METRICS_TOKEN`: serve `/metrics` on the shop's port to requests carrying
+    /// `Authorization: Bearer <token>`. Unset: `/metrics` is not served there (404).
+    pub metrics_token: Option<SecretString>,
+    /// `METRICS_ADDR`: serve `/metrics` (only) on this address too, e.g. `127.0.0.1:9100`.
+    pub metrics_addr: Option<SocketAddr>,
+    /// `LIVE_STREAMS_MAX`: most open live cart streams (`/events/cart`) per process (default 10,000).
+    pub max_live_streams: usize,
+    /// `PAYMENTS_SIMULATE_CAPTURE_FAILURES`: the simulated payment provider fails this many
+    /// captures before it succeeds again (default 0; for demonstrations and tests).
+    pub simulated_capture_failures: u32,
+}
+
+/// `scheme://user:password@host/...` without the credentials.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://***@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("addr", &self.addr)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("database_max_connections", &self.database_max_connections)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("cookie_secret", &self.cookie_secret)
+            .field("origins", &self.origins)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("log_filter", &self.log_filter)
+            .field("log_json", &self.log_json)
+            .field("seed_demo", &self.seed_demo)
+            .field("session_inactivity", &self.session_inactivity)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("trust_proxy", &self.trust_proxy)
+            .field("metrics_token", &self.metrics_token)
+            .field("metrics_addr", &self.metrics_addr)
+            .field("max_live_streams", &self.max_live_streams)
+            .field("simulated_capture_failures", &self.simulated_capture_failures)
+            .finish()
+    }
 }
 
 impl Config {
@@ -84,12 +129,28 @@ impl Config {
                 return Err("COOKIE_SECRET must be at least 64 characters".into());
             }
         }
+        let metrics_token = non_empty("METRICS_TOKEN");
+        if metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err("METRICS_TOKEN must be at least 16 characters".into());
+        }
+        let metrics_addr = match non_empty("METRICS_ADDR") {
+            Some(v) => Some(v.parse().map_err(|e| format!("METRICS_ADDR: {e}"))?),
+            None => None,
+        };
+        let max_live_streams = match non_empty("LIVE_STREAMS_MAX") {
+            Some(v) => v.parse().map_err(|_| "LIVE_STREAMS_MAX: expected a number")?,
+            None => 10_000,
+        };
+        let simulated_capture_failures = match non_empty("PAYMENTS_SIMULATE_CAPTURE_FAILURES") {
+            Some(v) => v.parse().map_err(|_| "PAYMENTS_SIMULATE_CAPTURE_FAILURES: expected a number")?,
+            None => 0,
+        };
         Ok(Config {
             addr,
             database_url: non_empty("DATABASE_URL").unwrap_or_else(|| "sqlite://data/shop.db".into()),
             database_max_connections,
             redis_url: non_empty("REDIS_URL"),
-            cookie_secret,
+            cookie_secret: cookie_secret.map(SecretString::from),
             origins,
             secure_cookies,
             log_filter: non_empty("RUST_LOG").unwrap_or_else(|| "info,sqlx=warn".into()),
@@ -98,6 +159,10 @@ impl Config {
             session_inactivity: Duration::from_secs(session_days * 24 * 3600),
             shutdown_grace: Duration::from_secs(grace),
             trust_proxy,
+            metrics_token: metrics_token.map(SecretString::from),
+            metrics_addr,
+            max_live_streams,
+            simulated_capture_failures,
         })
     }
 }
@@ -142,5 +207,24 @@ mod tests {
         assert!(cfg(&[("SHOP_ADDR", "nonsense")]).is_err());
         assert!(cfg(&[("COOKIE_SECRET", "short")]).is_err());
         assert!(cfg(&[("SEED_DEMO", "maybe")]).is_err());
+        assert!(cfg(&[("METRICS_TOKEN", "short")]).is_err());
+        assert!(cfg(&[("METRICS_ADDR", "nowhere")]).is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t";
+        let c = cfg(&[
+            ("COOKIE_SECRET", secret),
+            ("METRICS_TOKEN", "metrics-token-value-123"),
+            ("DATABASE_URL", "postgres://shop:dbpass123@db.internal/shop"),
+            ("REDIS_URL", "redis://:redispass456@cache.internal:6379"),
+        ])
+        .unwrap();
+        let printed = format!("{c:?}");
+        for leaked in [secret, "metrics-token-value-123", "dbpass123", "redispass456"] {
+            assert!(!printed.contains(leaked), "{leaked} printed in {printed}");
+        }
+        assert!(printed.contains("db.internal/shop") && printed.contains("cache.internal:6379"));
     }
 }

@@ -2,6 +2,7 @@
 //! server maps it onto the response in one place (`server/src/api.rs`). The JSON body is
 //! `{"error": "<code>", "message": "<text for the shopper>", "retry_after": <secs, if any>}`.
 
+use crate::model::CheckoutSummary;
 use leptos::server_fn::{
     codec::JsonEncoding,
     error::{FromServerFnError, ServerFnErrorErr},
@@ -26,6 +27,10 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    /// The cart or its prices changed since the shopper confirmed the order: nothing was placed
+    /// or charged, and `summary` is what the order would be now.
+    #[error("{message}")]
+    CheckoutChanged { message: String, summary: Box<CheckoutSummary> },
     #[error("{message}")]
     RateLimited { message: String, retry_after_secs: u64 },
     #[error("{0}")]
@@ -48,7 +53,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Unauthorized(_) => 401,
             AppError::Forbidden(_) => 403,
-            AppError::Conflict(_) => 409,
+            AppError::Conflict(_) | AppError::CheckoutChanged { .. } => 409,
             AppError::RateLimited { .. } => 429,
             AppError::PayloadTooLarge(_) => 413,
             AppError::UnsupportedMediaType(_) => 415,
@@ -65,6 +70,7 @@ impl AppError {
             AppError::Unauthorized(_) => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
             AppError::Conflict(_) => "conflict",
+            AppError::CheckoutChanged { .. } => "checkout_changed",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -104,11 +110,19 @@ pub struct ErrorBody {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// With `checkout_changed`: the order as it would be placed now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Box<CheckoutSummary>>,
 }
 
 impl From<AppError> for ErrorBody {
     fn from(e: AppError) -> Self {
-        ErrorBody { error: e.code().to_string(), message: e.message(), retry_after: e.retry_after() }
+        let (error, message, retry_after) = (e.code().to_string(), e.message(), e.retry_after());
+        let summary = match e {
+            AppError::CheckoutChanged { summary, .. } => Some(summary),
+            _ => None,
+        };
+        ErrorBody { error, message, retry_after, summary }
     }
 }
 
@@ -123,6 +137,10 @@ impl TryFrom<ErrorBody> for AppError {
             "unauthorized" => AppError::Unauthorized(m),
             "forbidden" => AppError::Forbidden(m),
             "conflict" => AppError::Conflict(m),
+            "checkout_changed" => match b.summary {
+                Some(summary) => AppError::CheckoutChanged { message: m, summary },
+                None => AppError::Conflict(m),
+            },
             "rate_limited" => AppError::RateLimited { message: m, retry_after_secs: b.retry_after.unwrap_or(1) },
             "payload_too_large" => AppError::PayloadTooLarge(m),
             "unsupported_media_type" => AppError::UnsupportedMediaType(m),

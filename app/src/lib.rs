@@ -34,7 +34,7 @@ use crate::components::cart::{CartCtx, Notices};
 use crate::components::cart_drawer::CartLayout;
 use crate::components::layout::{Footer, Header};
 use crate::pages::{
-    admin::{AdminPage, ExperimentPage, ProductsAdminPage},
+    admin::{AdminPage, ExperimentPage, OrdersAdminPage, ProductsAdminPage},
     auth::{AccountPage, LoginPage, RegisterPage},
     cart::CartPage,
     category::CategoryPage,
@@ -96,6 +96,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/orders/:id") view=OrderPage ssr=SsrMode::Async />
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/products") view=ProductsAdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/orders") view=OrdersAdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/experiments/:flag") view=ExperimentPage ssr=SsrMode::Async />
                 </Routes>
             </main>

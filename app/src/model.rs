@@ -178,6 +178,9 @@ pub struct CheckoutSummary {
     pub email: Option<String>,
     /// A fresh idempotency key for this checkout form.
     pub idempotency_key: String,
+    /// What placing the order confirms (`Quote::token`): this cart version at these prices. An
+    /// order whose cart or prices no longer match is refused with a new summary.
+    pub quote: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,6 +215,23 @@ pub struct PlacedOrder {
     pub url: String,
     /// True when this request created the order; false for a replay of the same key.
     pub created: bool,
+}
+
+/// An order as administrators see it: with its payment state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminOrder {
+    pub id: String,
+    pub reference: String,
+    pub email: String,
+    pub status: String,
+    pub currency: Currency,
+    pub total_cents: i64,
+    pub created_at: i64,
+    /// `authorized`, `captured` or `capture_failed`.
+    pub payment_state: String,
+    /// Why the last capture failed, if it did.
+    pub payment_error: String,
+    pub payment_attempts: i64,
 }
 
 /// One row of an account's order history.

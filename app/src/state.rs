@@ -2,19 +2,18 @@
 //! and handed to Leptos as context.
 
 use crate::config::Config;
+use crate::cookies::Signer;
 use crate::error::AppError;
 use crate::services::experiments::Experiments;
 use crate::services::payments::PaymentProvider;
 use crate::services::recs::Recommender;
-use crate::storage::cached_cart::CachedCartStore;
-use crate::storage::cart_store::CartStore;
+use crate::storage::carts::Carts;
 use crate::storage::catalog_cache::Catalog;
 use crate::storage::db::Db;
 use crate::storage::events::{EventSink, EventStore};
 use crate::storage::orders::OrderStore;
 use crate::storage::rate_limit::FailureCounter;
 use crate::storage::redis::Redis;
-use crate::storage::sql_cart::SqlCartStore;
 use crate::storage::users::UserStore;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -28,14 +27,9 @@ pub struct AppState {
     pub catalog: Catalog,
     /// Present when `REDIS_URL` is set.
     pub redis: Option<Redis>,
-    /// Guest carts: Redis when configured, else SQL.
-    pub guest_carts: Arc<dyn CartStore>,
-    /// Account carts: always SQL (durable), cached in Redis when configured.
-    pub user_carts: Arc<dyn CartStore>,
-    /// The SQL cart tables, for the login merge and housekeeping.
-    pub sql_carts: SqlCartStore,
-    /// The Redis copy of account carts, when Redis is configured.
-    pub cart_cache: Option<CachedCartStore>,
+    /// Every cart, whichever store holds it (guests: Redis when configured, else SQL; accounts:
+    /// SQL, with a Redis copy when configured).
+    pub carts: Carts,
     pub users: UserStore,
     /// Failed sign-ins per address and per email.
     pub login_failures: Arc<dyn FailureCounter>,
@@ -49,14 +43,10 @@ pub struct AppState {
     pub cart_sync: crate::services::cart_sync::CartSync,
     /// Feature flags and experiments.
     pub experiments: Experiments,
-}
-
-impl AppState {
-    /// Guest carts live in the SQL tables (no Redis): the login merge can take them in its own
-    /// transaction.
-    pub fn guest_carts_in_sql(&self) -> bool {
-        self.redis.is_none()
-    }
+    /// The key that signs the session cookie (derived from the cookie secret).
+    pub cookie_key: tower_sessions::cookie::Key,
+    /// Signs the shop's own cookie values (anonymous id, account hint) with the same secret.
+    pub signer: Signer,
 }
 
 impl FromRef<AppState> for LeptosOptions {

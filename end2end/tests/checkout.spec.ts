@@ -1,5 +1,5 @@
 import { test, expect, Page, Locator, Response, Browser } from "@playwright/test";
-import { hydrated, cents, listed, Product, uniqueEmail, kitchenProducts } from "./helpers";
+import { hydrated, cents, listed, Product, uniqueEmail, kitchenProducts, serverCommand } from "./helpers";
 
 /** The browser's backup copy of the cart (app/src/client/local_cart.rs). */
 const CART_KEY = "copperleaf.cart.v1";
@@ -419,8 +419,11 @@ test("the same checkout form posted twice at once makes one order", async ({ pag
   await page.goto("/checkout");
   const key = await page.locator("input[type=hidden][name=idempotency_key]").inputValue();
   expect(key).toMatch(/^[0-9a-f-]{36}$/);
+  // What the shopper confirms: this cart at these prices.
+  const quote = await page.locator("input[type=hidden][name=quote]").inputValue();
   const form = {
     idempotency_key: key,
+    quote,
     email,
     name: ADDRESS.name,
     line1: ADDRESS.line1,
@@ -455,6 +458,39 @@ test("the same checkout form posted twice at once makes one order", async ({ pag
   expect(cents(total)).toBe(a.priceCents + shipping);
   expect(await expectConfirmation(page, [a.name], total)).toBe(p1.order.reference);
   await expect(badge(page)).toHaveText("0");
+});
+
+test("a price that changes before Place order is shown and confirmed, never charged unseen", async ({ page }) => {
+  await page.goto("/c/office");
+  const [p] = await listed(page, "in");
+  await addButton(page, p).click();
+  await expect(badge(page)).toHaveText("1");
+  await page.goto("/checkout");
+  await hydrated(page);
+  const shown = await checkoutTotal(page, p.priceCents);
+  // The shop raises the price while the shopper fills in the form.
+  const raised = p.priceCents + 250;
+  serverCommand(["catalog", "set-price", p.slug, (raised / 100).toFixed(2)]);
+  try {
+    await fillCheckout(page, uniqueEmail("price"));
+    const refused = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/checkout/place");
+    await placeButton(page).click();
+    expect((await refused).status()).toBe(409);
+    await expect(page.getByRole("alert").filter({ hasText: "prices changed" })).toBeVisible();
+    // The page now shows what the order costs; nothing was ordered at the old price.
+    const shipping = raised >= FREE_SHIPPING_FROM_CENTS ? 0 : FLAT_SHIPPING_CENTS;
+    await expect
+      .poll(async () => cents((await page.getByTestId("checkout-total").textContent()) ?? ""))
+      .toBe(raised + shipping);
+    const now = await checkoutTotal(page, raised);
+    expect(now).not.toBe(shown);
+    await fillCheckout(page, uniqueEmail("price"));
+    await placeButton(page).click();
+    await expect(page).toHaveURL(ORDER_URL);
+    await expect(page.getByTestId("order-total")).toHaveText(now);
+  } finally {
+    serverCommand(["catalog", "set-price", p.slug, (p.priceCents / 100).toFixed(2)]);
+  }
 });
 
 test.describe("without JavaScript", () => {

@@ -6,6 +6,7 @@
 //! `303 See Other` back to the page they came from, with the outcome in a one-time `flash`
 //! cookie that the page shows. One code path, progressively enhanced.
 
+use app::domain::redirect;
 use app::error::{AppError, ErrorBody};
 use app::model::Flash;
 use app::services::flash;
@@ -32,10 +33,10 @@ pub fn error_response(err: &AppError) -> Response {
     res
 }
 
-/// The origin of a URL (`scheme://host[:port]`), without path.
+/// The origin of a URL (`scheme://host[:port]`), without path, query or fragment.
 fn origin_of(url: &str) -> Option<&str> {
     let rest = url.find("://").map(|i| i + 3)?;
-    let end = url[rest..].find('/').map(|i| rest + i).unwrap_or(url.len());
+    let end = url[rest..].find(['/', '?', '#']).map(|i| rest + i).unwrap_or(url.len());
     Some(&url[..end])
 }
 
@@ -54,18 +55,14 @@ pub fn same_origin(headers: &HeaderMap, allowed: &[String]) -> bool {
     true
 }
 
-/// Where a plain form post goes back to: the referring page on our own origin, minus the
-/// error parameters server_fn appends, or `fallback`.
+/// Where a plain form post goes back to: the referring page on our own origin (checked like
+/// every redirect target, `domain::redirect`), minus the error parameters server_fn appends, or
+/// `fallback`.
 fn back_to(headers: &HeaderMap, allowed: &[String], fallback: &str) -> String {
     let Some(referer) = headers.get(header::REFERER).and_then(|v| v.to_str().ok()) else {
         return fallback.to_string();
     };
-    let Some(origin) = origin_of(referer) else { return fallback.to_string() };
-    if !allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
-        return fallback.to_string();
-    }
-    let path = &referer[origin.len()..];
-    let path = if path.is_empty() { "/" } else { path };
+    let Some(path) = redirect::same_origin_path(referer, allowed) else { return fallback.to_string() };
     match path.split_once('?') {
         None => path.to_string(),
         Some((p, q)) => {
@@ -142,7 +139,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         None
     };
     if let Some(back) = back {
-        return form_redirect(head.headers, &back, &path, error.as_ref(), &bytes);
+        return form_redirect(head.headers, &back, &path, error.as_ref(), &bytes, state.config.secure_cookies);
     }
     if let Some(err) = error {
         head.status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -157,14 +154,21 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 /// The answer to a plain form post: back to the page, with the outcome as a flash.
-fn form_redirect(headers: HeaderMap, back: &str, path: &str, error: Option<&AppError>, body: &[u8]) -> Response {
+fn form_redirect(
+    headers: HeaderMap,
+    back: &str,
+    path: &str,
+    error: Option<&AppError>,
+    body: &[u8],
+    secure: bool,
+) -> Response {
     // A server function may have chosen where to go (e.g. after logging in); keep that.
     let explicit = headers
         .get(header::LOCATION)
         .and_then(|v| v.to_str().ok())
-        .filter(|l| l.starts_with('/') && !l.contains("__err="))
-        .map(str::to_string);
-    let location = explicit.unwrap_or_else(|| back.to_string());
+        .filter(|l| !l.contains("__err="))
+        .and_then(redirect::local_path);
+    let location = explicit.or_else(|| redirect::local_path(back)).unwrap_or_else(|| "/".to_string());
     let flash = match error {
         Some(e) => Some(Flash { kind: "error".into(), message: e.message() }),
         None => {
@@ -190,11 +194,8 @@ fn form_redirect(headers: HeaderMap, back: &str, path: &str, error: Option<&AppE
     for cookie in headers.get_all(header::SET_COOKIE) {
         res.headers_mut().append(header::SET_COOKIE, cookie.clone());
     }
-    if let Some(flash) = flash {
-        let cookie = format!("{}={}; Path=/; Max-Age=60; HttpOnly; SameSite=Lax", flash::COOKIE, flash::encode(&flash));
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            res.headers_mut().append(header::SET_COOKIE, v);
-        }
+    if let Some(cookie) = flash.and_then(|f| flash::cookie(&f, secure)) {
+        res.headers_mut().append(header::SET_COOKIE, cookie);
     }
     res
 }
@@ -232,5 +233,8 @@ mod tests {
         assert_eq!(back_to(&HeaderMap::new(), &allowed, "/cart"), "/cart");
         let h = headers(&[("referer", "http://127.0.0.1:3000")]);
         assert_eq!(back_to(&h, &allowed, "/cart"), "/");
+        // A tab is allowed in a header value; a browser would drop it and read `//evil.example`.
+        let h = headers(&[("referer", "http://127.0.0.1:3000/\t/evil.example")]);
+        assert_eq!(back_to(&h, &allowed, "/cart"), "/cart");
     }
 }

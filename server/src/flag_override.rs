@@ -37,16 +37,10 @@ pub async fn apply(State(state): State<AppState>, mut req: Request, next: Next) 
     if changes.is_empty() {
         return next.run(req).await;
     }
-    // This request already sees the new override: rebuild its Cookie header without the old ones.
-    let mut cookies: Vec<String> = req
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(|c| c.trim().to_string())
-        .filter(|c| !c.is_empty())
-        .collect();
+    // This request already sees the new override: rebuild its Cookie header (read with the one
+    // cookie parser) without the old ones.
+    let mut jar = app::cookies::jar(req.headers());
+    let secure = state.config.secure_cookies;
     let mut set_cookies = Vec::new();
     for change in &changes {
         let (name, value) = match change {
@@ -54,24 +48,23 @@ pub async fn apply(State(state): State<AppState>, mut req: Request, next: Next) 
             Change::Clear(name) => (name, None),
         };
         let cookie_name = format!("{OVERRIDE_PREFIX}{name}");
-        cookies.retain(|c| c.split_once('=').map(|(k, _)| k.trim()) != Some(cookie_name.as_str()));
+        jar.force_remove(&cookie_name);
         match value {
             Some(v) => {
-                cookies.insert(0, format!("{cookie_name}={v}"));
-                set_cookies.push(format!("{cookie_name}={v}; Path=/; Max-Age=2592000; HttpOnly; SameSite=Lax"));
+                jar.add((cookie_name.clone(), v.clone()));
+                set_cookies.push(app::cookies::set_cookie(&cookie_name, v, 2_592_000, secure));
             }
-            None => set_cookies.push(format!("{cookie_name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")),
+            None => set_cookies.push(app::cookies::set_cookie(&cookie_name, "", 0, secure)),
         }
     }
+    let header_value: Vec<String> = jar.iter().map(|c| c.stripped().encoded().to_string()).collect();
     req.headers_mut().remove(header::COOKIE);
-    if let Ok(v) = HeaderValue::from_str(&cookies.join("; ")) {
+    if let Ok(v) = HeaderValue::from_str(&header_value.join("; ")) {
         req.headers_mut().insert(header::COOKIE, v);
     }
     let mut res = next.run(req).await;
-    for c in set_cookies {
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            res.headers_mut().append(header::SET_COOKIE, v);
-        }
+    for c in set_cookies.into_iter().flatten() {
+        res.headers_mut().append(header::SET_COOKIE, c);
     }
     res
 }

@@ -12,9 +12,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The journey's steps, in order; reports use these names.
-pub const STEPS: [&str; 7] =
-    ["home", "category page", "product page", "add to cart", "cart page", "log in (merge)", "check out"];
+pub const STEPS: [&str; 8] = [
+    "home",
+    "category page",
+    "product page",
+    "add to cart",
+    "cart page",
+    "log in (merge)",
+    "checkout summary",
+    "place order",
+];
 const ADD_TO_CART: usize = 3;
+const PLACE_ORDER: usize = 7;
 
 /// What shoppers pick from, discovered through the shop's API.
 #[derive(Clone, Debug)]
@@ -260,11 +269,6 @@ async fn journey(
         (category, catalogue.products[rng.gen_range(0..catalogue.products.len())].clone())
     };
     let login = format!("email={}&password={}", urlencode(&account.email), urlencode(&account.password));
-    let checkout = format!(
-        "idempotency_key={}&email={}&name=Load+Shopper&line1=1+Main+St&city=Springfield&postcode=12345&country=US",
-        uuid::Uuid::new_v4(),
-        urlencode(&account.email)
-    );
     let requests: [(String, Option<String>); STEPS.len()] = [
         ("/".into(), None),
         (format!("/c/{category}"), None),
@@ -272,9 +276,21 @@ async fn journey(
         ("/api/cart/add".into(), Some(format!("product_id={product_id}&quantity=1"))),
         ("/cart".into(), None),
         ("/api/auth/login".into(), Some(login)),
-        ("/api/checkout/place".into(), Some(checkout)),
+        ("/api/checkout/summary".into(), Some(String::new())),
+        // Filled in from the summary: the order confirms the quote the shopper was shown.
+        ("/api/checkout/place".into(), None),
     ];
+    let mut answer = Value::Null;
     for (step, (path, form)) in requests.into_iter().enumerate() {
+        let form = match (step, form) {
+            (PLACE_ORDER, _) => Some(format!(
+                "idempotency_key={}&quote={}&email={}&name=Load+Shopper&line1=1+Main+St&city=Springfield&postcode=12345&country=US",
+                answer["idempotency_key"].as_str().unwrap_or_default(),
+                urlencode(answer["quote"].as_str().unwrap_or_default()),
+                urlencode(&account.email)
+            )),
+            (_, form) => form,
+        };
         if step > 0 {
             let jitter = 0.5 + rand::thread_rng().gen::<f64>();
             pause(plan.think.mul_f64(jitter)).await;
@@ -285,6 +301,9 @@ async fn journey(
         }
         *turn += 1;
         let result = target.send(*turn, &mut cookies, &path, form).await;
+        if let Ok(v) = &result {
+            answer = v.clone();
+        }
         let counted = t0 >= measure_from;
         if counted {
             let _ = rec.hists[step].record((t0.elapsed().as_micros().max(1) as u64).min(60_000_000));

@@ -53,6 +53,19 @@ async fn serve(config: Config) -> Result<(), String> {
     tasks::spawn_flag_reload(state.clone());
     tasks::warm_catalog(&state).await;
     tasks::spawn_catalog_follow(state.clone());
+    tasks::spawn_repairs(state.clone());
+    if let Some(metrics_addr) = state.config.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(metrics_addr)
+            .await
+            .map_err(|e| format!("cannot listen on METRICS_ADDR {metrics_addr}: {e}"))?;
+        tracing::info!("metrics on http://{metrics_addr}/metrics");
+        let metrics_app = server::metrics::listener_router(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, metrics_app).await {
+                tracing::error!(error = %e, "the metrics listener stopped");
+            }
+        });
+    }
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!("listening on http://{addr}");
     axum::serve(router::no_delay(listener), app.into_make_service_with_connect_info::<std::net::SocketAddr>())

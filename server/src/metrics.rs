@@ -1,15 +1,20 @@
-//! Prometheus metrics at `/metrics`: request durations by route (pages and server functions),
-//! plus whatever the services count (cart operations, caches, events, Redis, sign-ins...).
-//! Database pool use is sampled at scrape time.
+//! Prometheus metrics: request durations by route (pages and server functions), plus whatever the
+//! services count (cart operations, caches, events, Redis, sign-ins...). Database pool use is
+//! sampled at scrape time.
+//!
+//! Metrics are for operators, not the public: on the shop's own port `/metrics` answers only a
+//! request with `Authorization: Bearer <METRICS_TOKEN>` (404 when no token is configured), and
+//! `METRICS_ADDR` serves them on a separate listener (e.g. an internal interface).
 
 use app::state::AppState;
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::header,
+    http::{header, HeaderMap, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use secrecy::ExposeSecret;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -50,6 +55,30 @@ pub async fn track(matched: Option<MatchedPath>, req: Request, next: Next) -> Re
     )
     .record(started.elapsed().as_secs_f64());
     res
+}
+
+/// `/metrics` on the shop's port: for holders of the metrics token only.
+pub async fn render_with_token(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(token) = &state.config.metrics_token else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = token.expose_secret().as_bytes();
+    let matches =
+        given.len() == expected.len() && given.bytes().zip(expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if !matches {
+        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")]).into_response();
+    }
+    render(State(state)).await.into_response()
+}
+
+/// The router of the separate metrics listener (`METRICS_ADDR`).
+pub fn listener_router(state: AppState) -> axum::Router {
+    axum::Router::new().route("/metrics", axum::routing::get(render)).with_state(state)
 }
 
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {

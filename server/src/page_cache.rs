@@ -1,9 +1,14 @@
 //! Middleware serving rendered pages to first-time visitors from `PageCache`.
-//! Only plain GETs of pages qualify: no session, flash or anonymous-id cookie (the page would be
-//! personal), no API or static paths, and only answers without `Set-Cookie`.
+//!
+//! Only plain GETs of catalogue pages qualify, from requests with no personal cookie (read with
+//! the shop's one cookie parser, the session layer's own). And what is stored is decided from what
+//! the render actually used, not from the cookies: every render gets a `PersonalRender` marker,
+//! which reading a session, a flash message, a returning browser's id or a flag override sets; a
+//! marked page, or one that sets a cookie, is never stored. Pages served from the cache record no
+//! experiment exposure (a cached view is not counted).
 
 use app::services::experiments::CART_LAYOUT;
-use app::services::visitor::AnonId;
+use app::services::visitor::{AnonId, PersonalRender};
 use app::state::AppState;
 use app::storage::page_cache::CachedPage;
 use axum::{
@@ -15,6 +20,8 @@ use axum::{
 };
 
 const MAX_PAGE_BYTES: usize = 1024 * 1024;
+/// Longest URL (path and query) whose page is cached: keys stay small.
+const MAX_KEY_BYTES: usize = 512;
 
 fn cacheable_request(req: &Request) -> bool {
     if req.method() != Method::GET {
@@ -34,25 +41,16 @@ fn cacheable_request(req: &Request) -> bool {
     {
         return false;
     }
-    let personal_cookie = app::cookies::pairs(req.headers())
-        // `aid`: a returning browser gets pages personalised by its history (recommendations).
-        .any(|(name, _)| {
-            name == crate::router::SESSION_COOKIE
-                || name == app::services::flash::COOKIE
-                || name == app::services::visitor::ANON_COOKIE
-                // A QA override of a flag: the page is not what everyone gets.
-                || name.starts_with(app::services::experiments::OVERRIDE_PREFIX)
-        });
-    !personal_cookie
+    req.uri().to_string().len() <= MAX_KEY_BYTES && !app::cookies::any_personal(req.headers())
 }
 
-pub async fn serve(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn serve(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     if !cacheable_request(&req) {
         return next.run(req).await;
     }
     // A new visitor's cart layout follows from the anonymous id just minted for them, so pages
-    // are cached per layout, and a visitor served from the cache is still counted as exposed.
-    let anon = req.extensions().get::<AnonId>().map(|a| format!("a:{}", a.0));
+    // are cached per layout.
+    let anon = req.extensions().get::<AnonId>().map(|a| format!("a:{}", a.id));
     let layout = state
         .experiments
         .flag(CART_LAYOUT)
@@ -63,16 +61,15 @@ pub async fn serve(State(state): State<AppState>, req: Request, next: Next) -> R
     let cache = state.catalog.pages();
     if let Some(page) = cache.get(&key).await {
         metrics::counter!("shop_page_cache_total", "result" => "hit").increment(1);
-        if let (Some(_), Some(subject)) = (&layout, anon) {
-            let experiments = state.experiments.clone();
-            tokio::spawn(async move { experiments.variant(CART_LAYOUT, &subject, None, None).await });
-        }
         return respond(&page, "hit");
     }
     metrics::counter!("shop_page_cache_total", "result" => "miss").increment(1);
+    let marker = PersonalRender::default();
+    req.extensions_mut().insert(marker.clone());
     let res = next.run(req).await;
     let status = res.status();
     let storable = (status == StatusCode::OK || status == StatusCode::NOT_FOUND)
+        && !marker.is_marked()
         && !res.headers().contains_key(header::SET_COOKIE)
         && res
             .headers()
@@ -80,6 +77,9 @@ pub async fn serve(State(state): State<AppState>, req: Request, next: Next) -> R
             .and_then(|v| v.to_str().ok())
             .is_some_and(|c| c.starts_with("text/html"));
     if !storable {
+        if marker.is_marked() {
+            metrics::counter!("shop_page_cache_total", "result" => "personal").increment(1);
+        }
         return res;
     }
     let (parts, body) = res.into_parts();

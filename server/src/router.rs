@@ -13,9 +13,10 @@ use axum::{
 };
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
 /// The shop's listener with TCP_NODELAY on every connection: otherwise a response written in
 /// more than one segment can wait for the client's delayed ACK (about 40 ms; the load test saw it
@@ -33,9 +34,6 @@ pub fn no_delay(listener: tokio::net::TcpListener) -> NoDelay {
 /// What `no_delay` returns (named so `ConnectInfo<SocketAddr>` works with it).
 pub type NoDelay = axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)>;
 
-/// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "sid";
-
 /// The app's routes, generated once per process. Generating them renders the app with resource
 /// loading suppressed process-wide (leptos-rs/leptos#4773): doing it while another server in the
 /// same process renders a page (tests build many) leaves that page's resources pending forever.
@@ -46,10 +44,10 @@ fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
 
 pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
     metrics::handle();
-    let key = startup::cookie_key(&state.config)?;
+    let key = state.cookie_key.clone();
     let inactivity = time::Duration::seconds(state.config.session_inactivity.as_secs() as i64);
     let sessions = SessionManagerLayer::new(startup::session_store(&state))
-        .with_name(SESSION_COOKIE)
+        .with_name(app::cookies::SESSION)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.secure_cookies)
@@ -68,18 +66,65 @@ pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
         .route("/events/cart", get(cart_events::stream))
         .route_layer(middleware::from_fn(metrics::track))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(touch_session))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(state.clone(), api::guard))
         .layer(middleware::from_fn_with_state(state.clone(), page_cache::serve))
-        .layer(middleware::from_fn_with_state(state.config.secure_cookies, visitor_id::ensure))
+        .layer(middleware::from_fn_with_state(state.clone(), visitor_id::ensure))
         .layer(middleware::from_fn_with_state(state.clone(), flag_override::apply))
         // Health checks stay outside the session layer: probes must not touch the session store.
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render))
+        // Only with METRICS_TOKEN (a bearer token); METRICS_ADDR serves it on its own listener.
+        .route("/metrics", get(metrics::render_with_token))
         .layer(middleware::from_fn(cache_headers))
         .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(security_headers))
+        // A panic is a bug, never an answer: the client gets a 500, the connection survives, and
+        // the panic is logged and counted.
+        .layer(CatchPanicLayer::custom(panicked))
         .with_state(state))
+}
+
+/// Keeps sessions that are in use from expiring (a store write at most once a day), after the
+/// request so its own work comes first.
+async fn touch_session(session: Session, req: Request<axum::body::Body>, next: Next) -> Response {
+    let asset = ["/pkg/", "/img/", "/favicon"].iter().any(|p| req.uri().path().starts_with(p));
+    let res = next.run(req).await;
+    if !asset {
+        app::services::visitor::touch(&session).await;
+    }
+    res
+}
+
+/// Headers every answer carries: no framing by other sites (clickjacking), no content sniffing,
+/// and no full URLs (order links carry their key) in the `Referer` sent to other sites.
+async fn security_headers(req: Request<axum::body::Body>, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let headers = res.headers_mut();
+    for (name, value) in [
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+    ] {
+        headers.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+    res
+}
+
+fn panicked(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = %detail, "a request handler panicked");
+    ::metrics::counter!("shop_panics_total").increment(1);
+    api::error_response(&app::error::AppError::internal())
 }
 
 /// Static files: the wasm/js/css bundle revalidates on every load (names are not hashed, so a

@@ -6,21 +6,20 @@ use app::services::experiments::Experiments;
 use app::services::payments::SimulatedPayments;
 use app::services::recs::Recommender;
 use app::state::AppState;
-use app::storage::cached_cart::CachedCartStore;
-use app::storage::cart_store::CartStore;
+use app::storage::carts::Carts;
 use app::storage::catalog::SqlCatalog;
 use app::storage::catalog_cache::Catalog;
 use app::storage::db::{Db, Dialect};
 use app::storage::events::{EventSink, EventStore};
 use app::storage::experiments::ExperimentStore;
 use app::storage::orders::OrderStore;
-use app::storage::rate_limit::{FailureCounter, MemoryCounter, RedisCounter};
+use app::storage::rate_limit::{FailureCounter, RedisCounter, SqlCounter};
 use app::storage::redis::Redis;
-use app::storage::redis_cart::RedisCartStore;
 use app::storage::session_store::{GuardedRedisStore, ShopSessionStore, SqlSessionStore};
 use app::storage::sql_cart::SqlCartStore;
 use app::storage::users::UserStore;
 use leptos::config::LeptosOptions;
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 use thiserror::Error;
 use tower_sessions::cookie::Key;
@@ -75,27 +74,24 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         redis = redis.is_some(),
         "storage ready"
     );
-    let sql_carts = SqlCartStore::new(db.clone());
-    let guest_carts: Arc<dyn CartStore> = match &redis {
-        Some(r) => Arc::new(RedisCartStore::new(r.clone(), config.session_inactivity.as_secs() as i64)),
-        None => Arc::new(sql_carts.clone()),
-    };
-    let cart_cache = redis.as_ref().map(|r| CachedCartStore::new(sql_carts.clone(), r.clone()));
-    let user_carts: Arc<dyn CartStore> = match &cart_cache {
-        Some(cached) => Arc::new(cached.clone()),
-        None => Arc::new(sql_carts.clone()),
-    };
+    let cookie_key = cookie_key(&config)?;
+    let orders = OrderStore::new(db.clone());
+    let carts = Carts::new(
+        SqlCartStore::new(db.clone()),
+        redis.as_ref(),
+        config.session_inactivity.as_secs() as i64,
+        orders.clone(),
+    );
     let login_failures: Arc<dyn FailureCounter> = match &redis {
         Some(r) => Arc::new(RedisCounter::new(r.clone())),
-        None => Arc::new(MemoryCounter::default()),
+        None => Arc::new(SqlCounter::new(db.clone())),
     };
     let leptos_options = leptos_options(&config);
     let users = UserStore::new(db.clone());
-    let orders = OrderStore::new(db.clone());
     let (events, _writer) = EventSink::start(db.clone(), 10_000);
     let event_store = EventStore::new(db.clone());
     let experiments = Experiments::new(ExperimentStore::new(db.clone()));
-    let cart_sync = app::services::cart_sync::CartSync::new(redis.clone());
+    let cart_sync = app::services::cart_sync::CartSync::new(redis.clone(), config.max_live_streams);
     let catalog = Catalog::new(SqlCatalog::new(db.clone()), redis.clone());
     if let Some(url) = &config.redis_url {
         // Redis down at start: pages hear only this instance's cart changes until a restart, and
@@ -108,25 +104,25 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         }
     }
     experiments.reload().await.map_err(StartupError::Database)?;
+    let payments = Arc::new(SimulatedPayments::new(config.simulated_capture_failures));
     Ok(AppState {
         config: Arc::new(config),
         leptos_options,
         catalog,
         db,
         redis,
-        guest_carts,
-        user_carts,
-        sql_carts,
-        cart_cache,
+        carts,
         users,
         login_failures,
         orders,
-        payments: Arc::new(SimulatedPayments),
+        payments,
         events,
         event_store,
         recommender: Recommender::default(),
         experiments,
         cart_sync,
+        signer: app::cookies::Signer::new(&cookie_key),
+        cookie_key,
     })
 }
 
@@ -142,7 +138,7 @@ pub fn session_store(state: &AppState) -> ShopSessionStore {
 /// `data/cookie-secret` (created on first start, readable only by its owner).
 pub fn cookie_key(config: &Config) -> Result<Key, StartupError> {
     if let Some(secret) = &config.cookie_secret {
-        return Key::try_from(secret.as_bytes()).map_err(|e| StartupError::Secret(e.to_string()));
+        return Key::try_from(secret.expose_secret().as_bytes()).map_err(|e| StartupError::Secret(e.to_string()));
     }
     if config.redis_url.is_some() {
         tracing::warn!("COOKIE_SECRET is not set: instances sharing Redis must share one secret to share sessions");

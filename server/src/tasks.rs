@@ -1,6 +1,7 @@
 //! Background work of a server process.
 
 use app::state::AppState;
+use app::storage::rate_limit::SqlCounter;
 use app::storage::session_store::SqlSessionStore;
 use std::time::Duration;
 
@@ -24,10 +25,17 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
                 Err(e) => tracing::warn!(error = %e, "could not prune the catalogue change log"),
             }
             let max_age = state.config.session_inactivity.as_millis() as i64;
-            match state.sql_carts.purge_guest_carts(max_age).await {
+            match state.carts.sql().purge_guest_carts(max_age).await {
                 Ok(n) if n > 0 => tracing::info!(carts = n, "deleted abandoned guest carts"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not delete abandoned guest carts"),
+            }
+            // Consumed cart versions older than a session: their carts have moved on or gone.
+            if let Err(e) = state.orders.prune_cart_versions(max_age).await {
+                tracing::warn!(error = %e, "could not prune consumed cart versions");
+            }
+            if let Err(e) = SqlCounter::delete_expired(&state.db).await {
+                tracing::warn!(error = %e, "could not delete ended rate limit windows");
             }
         }
     })
@@ -106,6 +114,30 @@ pub fn spawn_catalog_follow(state: AppState) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             if let Err(e) = state.catalog.follow_log().await {
                 tracing::warn!(error = %e, "could not read the catalogue change log");
+            }
+        }
+    })
+}
+
+/// Mending what a failure left behind: every second, the Redis copies of account carts that could
+/// not be dropped; every minute, payments authorised but not captured (a capture that failed, or
+/// a process that stopped between the order and the capture).
+pub fn spawn_repairs(state: AppState) -> tokio::task::JoinHandle<()> {
+    const CAPTURE_AFTER: Duration = Duration::from_secs(60);
+    const CAPTURE_ATTEMPTS: i64 = 10;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut last_capture = std::time::Instant::now();
+        loop {
+            tick.tick().await;
+            state.carts.repair().await;
+            if last_capture.elapsed() >= CAPTURE_AFTER {
+                last_capture = std::time::Instant::now();
+                match app::services::checkout::retry_captures(&state, CAPTURE_AFTER, CAPTURE_ATTEMPTS).await {
+                    Ok(n) if n > 0 => tracing::info!(orders = n, "captured payments that had failed"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not retry payment captures"),
+                }
             }
         }
     })

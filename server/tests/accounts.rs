@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{post, setup, Backend, Kind, TestServer};
+use common::{post, setup, Kind, TestServer};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::Value;
 
@@ -208,12 +208,12 @@ async fn wrong_credentials_get_one_answer_and_are_rate_limited(kind: Kind) {
     let (s2, no_user) = post(&http, s, "/api/auth/login", "email=nobody%40example.com&password=wrong-password").await;
     assert_eq!((s1, s2), (401, 401));
     assert_eq!(wrong_pw["message"], no_user["message"], "no way to tell which accounts exist");
-    for _ in 0..4 {
+    for _ in 1..app::services::auth::ATTEMPTS_PER_ADDRESS_AND_ACCOUNT {
         let (status, _) =
             post(&http, s, "/api/auth/login", &format!("email={}&password=wrong-password", enc(&mail))).await;
         assert_eq!(status, 401);
     }
-    // Five failures for this email: even the right password now waits.
+    // The limit for this email from this address: even the right password now waits here.
     let res = http
         .post(s.url("/api/auth/login"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -224,8 +224,8 @@ async fn wrong_credentials_get_one_answer_and_are_rate_limited(kind: Kind) {
     assert_eq!(res.status().as_u16(), 429);
     let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry > 0 && retry <= 900, "{retry}");
-    // Per address: twenty failures across many emails lock this address out.
-    for i in 0..20 {
+    // Per address: failures across many emails lock this address out.
+    for i in 0..app::services::auth::ATTEMPTS_PER_ADDRESS {
         post(&http, s, "/api/auth/login", &format!("email=probe{i}%40example.com&password=wrong-password")).await;
     }
     let (status, body) = post(&http, s, "/api/auth/login", "email=another%40example.com&password=whatever1").await;
@@ -333,7 +333,7 @@ async fn merge_failing_halfway_keeps_the_account_cart_and_retries(kind: Kind) {
     add(&guest, s, ids[2], 1).await;
     // A real failure inside the merge transaction: writing ids[2] into an account cart fails,
     // after ids[1] has been written.
-    install_failure(s, t.backend, ids[2]).await;
+    common::install_merge_failure(s, t.backend, ids[2]).await;
     let answer = login(&guest, s, &mail).await;
     assert_eq!(answer["user"]["email"], mail, "the sign-in still succeeds");
     assert!(answer["notices"].to_string().contains("could not add your guest cart"), "{}", answer["notices"]);
@@ -341,57 +341,12 @@ async fn merge_failing_halfway_keeps_the_account_cart_and_retries(kind: Kind) {
     assert_eq!(after["lines"], before["lines"], "the account cart is exactly as it was");
     assert_eq!(after["version"], before["version"]);
     // Once the fault is gone, the next cart read finishes the merge, once.
-    remove_failure(s, t.backend).await;
+    common::remove_merge_failure(s, t.backend).await;
     let retried = cart(&guest, s).await;
     assert_eq!((qty(&retried, ids[0]), qty(&retried, ids[1]), qty(&retried, ids[2])), (1, 2, 1), "{retried}");
     assert!(retried["notices"].to_string().contains("moved your guest cart"));
     let again = cart(&guest, s).await;
     assert_eq!(again["lines"], retried["lines"], "merged once");
-}
-
-async fn install_failure(s: &TestServer, backend: Backend, product_id: i64) {
-    let pool = &s.state.db.pool;
-    match backend {
-        Backend::Sqlite => {
-            sqlx::query(&format!(
-                "CREATE TRIGGER fail_merge BEFORE INSERT ON cart_items WHEN NEW.product_id = {product_id} \
-                 AND NEW.cart_id IN (SELECT id FROM carts WHERE owner LIKE 'u:%') \
-                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
-            ))
-            .execute(pool)
-            .await
-            .unwrap();
-        }
-        Backend::Postgres => {
-            sqlx::query(&format!(
-                "CREATE FUNCTION fail_merge() RETURNS trigger AS $$ BEGIN \
-                 IF NEW.product_id = {product_id} AND EXISTS (SELECT 1 FROM carts WHERE id = NEW.cart_id AND owner LIKE 'u:%') \
-                 THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
-            ))
-            .execute(pool)
-            .await
-            .unwrap();
-            sqlx::query(
-                "CREATE TRIGGER fail_merge BEFORE INSERT ON cart_items FOR EACH ROW EXECUTE FUNCTION fail_merge()",
-            )
-            .execute(pool)
-            .await
-            .unwrap();
-        }
-    }
-}
-
-async fn remove_failure(s: &TestServer, backend: Backend) {
-    let pool = &s.state.db.pool;
-    match backend {
-        Backend::Sqlite => {
-            sqlx::query("DROP TRIGGER fail_merge").execute(pool).await.unwrap();
-        }
-        Backend::Postgres => {
-            sqlx::query("DROP TRIGGER fail_merge ON cart_items").execute(pool).await.unwrap();
-            sqlx::query("DROP FUNCTION fail_merge()").execute(pool).await.unwrap();
-        }
-    }
 }
 
 async fn ten_concurrent_logins_merge_once(kind: Kind) {

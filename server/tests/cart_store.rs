@@ -1,6 +1,7 @@
 //! One test suite, three cart stores: SQL on SQLite, SQL on PostgreSQL, Redis. Covers the
 //! semantics every caller relies on and the concurrency guarantees (no lost update, the line
-//! limit holds, a cart is taken once).
+//! limit holds). Redis carts can also be claimed (for an order or a merge): exactly one claimer
+//! holds a cart, nothing changes it meanwhile, and settling the claim is idempotent.
 
 mod common;
 
@@ -54,7 +55,6 @@ every_store!(
     caps_and_zero,
     line_limit,
     restore_only_into_a_pristine_cart,
-    take_is_once,
     owners_are_separate,
     concurrent_adds_of_one_product_stop_at_the_cap,
     concurrent_adds_of_different_products_all_land,
@@ -160,33 +160,6 @@ async fn restore_only_into_a_pristine_cart(kind: Kind) {
     assert_eq!(s.store.load(&o3).await.unwrap().lines, lines);
 }
 
-async fn take_is_once(kind: Kind) {
-    let s = subject(kind).await;
-    let o = guest("take");
-    s.store.change(&o, lc(1, Mode::Add, 2, 99, 100)).await.unwrap();
-    s.store.change(&o, lc(2, Mode::Add, 1, 99, 100)).await.unwrap();
-    let mut tasks = Vec::new();
-    for _ in 0..10 {
-        let (store, o) = (s.store.clone(), o.clone());
-        tasks.push(tokio::spawn(async move { store.take(&o).await.unwrap() }));
-    }
-    let mut taken = Vec::new();
-    for t in tasks {
-        let cart = t.await.unwrap();
-        if !cart.lines.is_empty() {
-            taken.push(cart);
-        }
-    }
-    assert_eq!(taken.len(), 1, "exactly one taker gets the lines");
-    assert_eq!(taken[0].lines.len(), 2);
-    assert!(s.store.load(&o).await.unwrap().lines.is_empty());
-    s.store.put_back(&o, &taken[0].lines).await.unwrap();
-    s.store.put_back(&o, &[StoredLine { product_id: 1, quantity: 98, price_cents: 100 }]).await.unwrap();
-    let back = s.store.load(&o).await.unwrap();
-    assert_eq!(back.quantity_of(1), 99, "put back adds, capped at the line maximum");
-    assert_eq!(back.quantity_of(2), 1);
-}
-
 async fn owners_are_separate(kind: Kind) {
     let s = subject(kind).await;
     let (a, b) = (guest("a"), CartOwner::User(rand::random::<u32>() as i64 + 1));
@@ -260,4 +233,51 @@ async fn concurrent_new_lines_respect_the_limit(kind: Kind) {
     }
     assert_eq!(full, 15);
     assert_eq!(s.store.load(&o).await.unwrap().lines.len(), MAX_LINES);
+}
+
+/// Ten claimers at once: exactly one holds the cart; while it does, changes are refused; the
+/// same claim may ask again; finishing empties the cart and moves its version on, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_claims_are_exclusive_and_settle_once() {
+    use app::storage::redis_cart::ClaimOutcome;
+    let server = RedisServer::start();
+    let redis = Redis::connect(&server.url(), 4).await.unwrap();
+    let store = Arc::new(RedisCartStore::new(redis, 3600));
+    let o = guest("claim");
+    store.change(&o, lc(1, Mode::Add, 2, 99, 100)).await.unwrap();
+    let version = store.change(&o, lc(2, Mode::Add, 1, 99, 100)).await.unwrap().cart.version;
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let (store, o) = (store.clone(), o.clone());
+        tasks.push(tokio::spawn(async move { (i, store.claim(&o, &format!("o:claimer-{i}"), Some(version)).await) }));
+    }
+    let mut holders = Vec::new();
+    for t in tasks {
+        match t.await.unwrap() {
+            (i, Ok(ClaimOutcome::Claimed(cart))) => {
+                assert_eq!(cart.lines.len(), 2);
+                holders.push(format!("o:claimer-{i}"));
+            }
+            (_, Err(StoreError::Claimed(_))) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(holders.len(), 1, "exactly one claimer holds the cart");
+    let holder = &holders[0];
+    assert!(matches!(store.change(&o, lc(3, Mode::Add, 1, 99, 100)).await, Err(StoreError::Claimed(_))));
+    assert!(matches!(store.load(&o).await, Err(StoreError::Claimed(_))));
+    assert!(matches!(store.claim(&o, holder, Some(version)).await, Ok(ClaimOutcome::Claimed(_))), "re-entrant");
+    assert!(store.finish_claim(&o, holder).await.unwrap());
+    assert!(!store.finish_claim(&o, holder).await.unwrap(), "settled once");
+    let after = store.load(&o).await.unwrap();
+    assert!(after.lines.is_empty());
+    assert!(after.version > version, "the ordered version cannot be claimed again");
+    assert!(matches!(store.claim(&o, "o:late", Some(version)).await, Ok(ClaimOutcome::Changed(_))));
+    // A released claim gives the cart back as it was (with a new version when asked).
+    store.change(&o, lc(4, Mode::Add, 1, 99, 100)).await.unwrap();
+    let v = store.load(&o).await.unwrap().version;
+    assert!(matches!(store.claim(&o, "m:7", None).await, Ok(ClaimOutcome::Claimed(_))));
+    assert!(store.release_claim(&o, "m:7", true).await.unwrap());
+    let back = store.load(&o).await.unwrap();
+    assert_eq!((back.quantity_of(4), back.version), (1, v + 1));
 }

@@ -18,8 +18,17 @@ fn key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn form(key: &str, email: &str, city: &str) -> String {
-    format!("idempotency_key={key}&email={email}&name=Ann+Lee&line1=1+Main+St&line2=&city={city}&postcode=AB1+2CD&country=GB")
+fn form(key: &str, quote: &str, email: &str, city: &str) -> String {
+    format!(
+        "idempotency_key={key}&quote={quote}&email={email}&name=Ann+Lee&line1=1+Main+St&line2=&city={city}&postcode=AB1+2CD&country=GB"
+    )
+}
+
+/// The quote the checkout summary gives this browser now (what placing the order confirms).
+async fn quote(http: &reqwest::Client, s: &TestServer) -> String {
+    let (status, summary) = post(http, s, "/api/checkout/summary", "").await;
+    assert_eq!(status, 200, "{summary}");
+    summary["quote"].as_str().unwrap().to_string()
 }
 
 async fn stock(s: &TestServer, id: i64) -> i64 {
@@ -52,7 +61,9 @@ async fn a_guest_buys_two_products(kind: Kind) {
     assert_eq!(summary["total_cents"], subtotal + shipping);
     assert_eq!(summary["problems"], Value::Array(vec![]));
     let k = summary["idempotency_key"].as_str().unwrap().to_string();
-    let (status, placed) = post(&http, s, "/api/checkout/place", &form(&k, "ann%40example.com", "Springfield")).await;
+    let q = summary["quote"].as_str().unwrap().to_string();
+    let (status, placed) =
+        post(&http, s, "/api/checkout/place", &form(&k, &q, "ann%40example.com", "Springfield")).await;
     assert_eq!(status, 200, "{placed}");
     assert_eq!(placed["created"], true);
     let order = &placed["order"];
@@ -97,11 +108,12 @@ async fn fifty_buyers_for_ten_units_make_ten_orders(kind: Kind) {
     let mut tasks = Vec::new();
     for http in buyers.clone() {
         let url = s.url("/api/checkout/place");
+        let q = quote(&http, s).await;
         tasks.push(tokio::spawn(async move {
             let res = http
                 .post(url)
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(form(&key(), "buyer%40example.com", "Springfield"))
+                .body(form(&key(), &q, "buyer%40example.com", "Springfield"))
                 .send()
                 .await
                 .unwrap();
@@ -146,11 +158,12 @@ async fn one_idempotency_key_one_order(kind: Kind) {
     post(&http, s, "/api/cart/add", &format!("product_id={}&quantity=3", ps[0].0)).await;
     let before = stock(s, ps[0].0).await;
     let k = key();
+    let q = quote(&http, s).await;
     // A double click, a resubmit and retries, all at once.
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let (http, url, body) =
-            (http.clone(), s.url("/api/checkout/place"), form(&k, "ann%40example.com", "Springfield"));
+            (http.clone(), s.url("/api/checkout/place"), form(&k, &q, "ann%40example.com", "Springfield"));
         tasks.push(tokio::spawn(async move {
             let res = http
                 .post(url)
@@ -181,9 +194,10 @@ async fn one_idempotency_key_one_order(kind: Kind) {
         .unwrap();
     assert_eq!(n, 1);
     // Later, the same key with the same contents: the same order. With other contents: refused.
-    let (status, again) = post(&http, s, "/api/checkout/place", &form(&k, "ann%40example.com", "Springfield")).await;
+    let (status, again) =
+        post(&http, s, "/api/checkout/place", &form(&k, &q, "ann%40example.com", "Springfield")).await;
     assert_eq!((status, again["order"]["id"].as_str().unwrap()), (200, ids[0].as_str()));
-    let (status, body) = post(&http, s, "/api/checkout/place", &form(&k, "ann%40example.com", "Shelbyville")).await;
+    let (status, body) = post(&http, s, "/api/checkout/place", &form(&k, &q, "ann%40example.com", "Shelbyville")).await;
     assert_eq!(status, 409, "{body}");
 }
 
@@ -203,7 +217,9 @@ async fn orders_are_private(kind: Kind) {
         assert_eq!(status, 200);
     }
     post(&a, s, "/api/cart/add", &format!("product_id={}&quantity=1", ps[0].0)).await;
-    let (status, placed) = post(&a, s, "/api/checkout/place", &form(&key(), "a%40example.com", "Springfield")).await;
+    let q = quote(&a, s).await;
+    let (status, placed) =
+        post(&a, s, "/api/checkout/place", &form(&key(), &q, "a%40example.com", "Springfield")).await;
     assert_eq!(status, 200);
     let id = placed["order"]["id"].as_str().unwrap().to_string();
     let (_, list_a) = post(&a, s, "/api/orders", "").await;
@@ -226,16 +242,21 @@ async fn bad_checkout_input_is_refused(kind: Kind) {
     let s = &t.server;
     let ps = products(s, 1).await;
     let http = common::browser();
-    let (status, _) = post(&http, s, "/api/checkout/place", &form(&key(), "ann%40example.com", "Springfield")).await;
+    let q = quote(&http, s).await;
+    let (status, _) =
+        post(&http, s, "/api/checkout/place", &form(&key(), &q, "ann%40example.com", "Springfield")).await;
     assert_eq!(status, 422, "empty cart");
     post(&http, s, "/api/cart/add", &format!("product_id={}&quantity=2", ps[0].0)).await;
     let (_, cart_before) = post(&http, s, "/api/cart", "").await;
+    let q = quote(&http, s).await;
     for (body, want) in [
-        (form("short", "ann%40example.com", "Springfield"), 400),
-        (form(&key(), "not-an-email", "Springfield"), 422),
-        (form(&key(), "ann%40example.com", ""), 422),
-        (form(&key(), "ann%40example.com", "Springfield").replace("country=GB", "country=XX"), 422),
-        (form(&key(), "ann%40example.com", "Springfield").replace("&name=Ann+Lee", ""), 400),
+        (form("short", &q, "ann%40example.com", "Springfield"), 400),
+        (form(&key(), "not-a-quote", "ann%40example.com", "Springfield"), 400),
+        (form(&key(), &q, "not-an-email", "Springfield"), 422),
+        (form(&key(), &q, "ann%40example.com", ""), 422),
+        (form(&key(), &q, "ann%40example.com", "Springfield").replace("country=GB", "country=XX"), 422),
+        (form(&key(), &q, "ann%40example.com", "Springfield").replace("&name=Ann+Lee", ""), 400),
+        (form(&key(), &q, "ann%40example.com", "Springfield").replace(&format!("&quote={q}"), ""), 400),
     ] {
         let (status, answer) = post(&http, s, "/api/checkout/place", &body).await;
         assert_eq!(status, want, "{body}: {answer}");
@@ -245,7 +266,7 @@ async fn bad_checkout_input_is_refused(kind: Kind) {
     sqlx::query("UPDATE products SET stock = 1 WHERE id = $1").bind(ps[0].0).execute(&s.state.db.pool).await.unwrap();
     s.state.catalog.invalidate_product(ps[0].0).await;
     let (status, answer) =
-        post(&http, s, "/api/checkout/place", &form(&key(), "ann%40example.com", "Springfield")).await;
+        post(&http, s, "/api/checkout/place", &form(&key(), &q, "ann%40example.com", "Springfield")).await;
     assert_eq!(status, 409, "{answer}");
     assert!(answer["message"].as_str().unwrap().contains("Only 1 left"));
     let (_, cart_after) = post(&http, s, "/api/cart", "").await;

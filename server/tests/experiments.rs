@@ -149,8 +149,10 @@ async fn assignment_is_sticky_and_counted_once(backend: Backend) {
 async fn overrides_force_a_variant_and_ignore_nonsense(backend: Backend) {
     let t = common::database(backend).await;
     let s = common::spawn(&t.url, None).await;
-    let qa = visitor(&s).await;
-    // Even with the flag off, QA can see the drawer.
+    let admin = common::admin_browser(&s).await;
+    // The experiment runs with everyone in the control; QA can still see the drawer.
+    set_flag(&admin, &s, true, "page:100,drawer:0").await;
+    let qa = common::browser();
     let res = qa.get(s.url("/?ff.cart_layout=drawer")).send().await.unwrap();
     assert!(res
         .headers()
@@ -168,12 +170,17 @@ async fn overrides_force_a_variant_and_ignore_nonsense(backend: Backend) {
         assert!(res.headers().get("set-cookie").is_none_or(|c| !c.to_str().unwrap().starts_with("ff.")), "{q}");
         assert_eq!(layout(&qa, &s).await, "drawer", "{q}");
     }
+    assert!(exposures(&s, "%").await.is_empty(), "forced visitors are not counted");
     // An empty value removes the override.
     qa.get(s.url("/?ff.cart_layout=")).send().await.unwrap();
     assert_eq!(layout(&qa, &s).await, "page");
     let html = qa.get(s.url("/")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains(r#"data-cart-layout="page""#) && !html.contains(r#"id="cart-drawer""#));
-    assert!(exposures(&s, "%").await.is_empty(), "forced and disabled visitors are not counted");
+    // A disabled flag is the control for everyone: the override forces nothing.
+    set_flag(&admin, &s, false, "page:50,drawer:50").await;
+    let html = qa.get(s.url("/?ff.cart_layout=drawer")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(r#"data-cart-layout="page""#), "off means off");
+    assert_eq!(layout(&qa, &s).await, "page");
 }
 
 async fn the_variant_survives_signing_in(backend: Backend) {

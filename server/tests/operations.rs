@@ -23,7 +23,8 @@ async fn readyz(http: &reqwest::Client, s: &TestServer) -> (u16, Value) {
 async fn metrics_and_readiness_are_exposed() {
     let t = common::sqlite().await;
     let redis = RedisServer::start();
-    let s = common::spawn(&t.url, Some(&redis.url())).await;
+    let token = "metrics-token-for-the-test";
+    let s = common::spawn_with(&t.url, Some(&redis.url()), &[("METRICS_TOKEN", token)]).await;
     let http = common::browser();
     let (id, slug) = some_product(&s).await;
     assert_eq!(http.get(s.url(&format!("/p/{slug}"))).send().await.unwrap().status().as_u16(), 200);
@@ -31,7 +32,7 @@ async fn metrics_and_readiness_are_exposed() {
     let (status, body) = readyz(&http, &s).await;
     assert_eq!((status, body["database"].as_str(), body["redis"].as_str()), (200, Some("ok"), Some("ok")));
 
-    let res = http.get(s.url("/metrics")).send().await.unwrap();
+    let res = http.get(s.url("/metrics")).bearer_auth(token).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 200);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     let text = res.text().await.unwrap();

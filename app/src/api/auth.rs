@@ -10,29 +10,37 @@ use crate::services::{auth, visitor::Visitor};
 #[cfg(feature = "ssr")]
 use crate::state::app_state;
 
-/// Where to go after signing in: a path on this site, never another site (`//evil`).
+/// Where to go after signing in: a path on this site, never another site (see
+/// `domain::redirect`); the account page when none is given.
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") && !p.starts_with("/api/") => {
-            p.to_string()
-        }
-        _ => "/account".to_string(),
+    crate::domain::redirect::after_sign_in(next)
+}
+
+/// `next` from a sign-in form: absent or a path on this site, checked before anything is done.
+#[cfg(feature = "ssr")]
+fn checked_next(next: Option<&str>) -> Result<String, AppError> {
+    match next.map(str::trim).filter(|n| !n.is_empty()) {
+        None => Ok(crate::domain::redirect::DEFAULT_AFTER_SIGN_IN.to_string()),
+        Some(n) => crate::domain::redirect::local_path(n)
+            .ok_or_else(|| AppError::BadRequest("next must be a path on this site, such as /cart.".into())),
     }
 }
 
 #[server(endpoint = "auth/register")]
 pub async fn register(email: String, password: String, next: Option<String>) -> Result<AuthAnswer, AppError> {
+    let next = checked_next(next.as_deref())?;
     let state = app_state()?;
     let answer = auth::register(&state, &Visitor::current().await?, &email, password).await?;
-    super::redirect_plain_form(&safe_next(next.as_deref()));
+    super::redirect_plain_form(&next);
     Ok(answer)
 }
 
 #[server(endpoint = "auth/login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<AuthAnswer, AppError> {
+    let next = checked_next(next.as_deref())?;
     let state = app_state()?;
     let answer = auth::login(&state, &Visitor::current().await?, &email, password).await?;
-    super::redirect_plain_form(&safe_next(next.as_deref()));
+    super::redirect_plain_form(&next);
     Ok(answer)
 }
 
@@ -61,6 +69,8 @@ mod tests {
         assert_eq!(safe_next(Some("/\\evil.example")), "/account");
         assert_eq!(safe_next(Some("https://evil.example")), "/account");
         assert_eq!(safe_next(Some("/api/auth/logout")), "/account");
+        assert_eq!(safe_next(Some("/%09/evil.example")), "/%09/evil.example", "an escaped tab is a path");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/account");
         assert_eq!(safe_next(None), "/account");
     }
 }

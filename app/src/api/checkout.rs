@@ -19,12 +19,15 @@ pub async fn get_checkout_summary() -> Result<CheckoutSummary, AppError> {
     checkout::summary(&state, &Visitor::current().await?).await
 }
 
-/// Places the order for the current cart. The same `idempotency_key` always yields the same
-/// order (a replay with other contents is refused with 409); a shortage answers 409 and leaves
-/// the cart as it was.
+/// Places the order the shopper confirmed: `quote` is the summary's, and when the cart or its
+/// prices no longer match it the answer is 409 `checkout_changed` with the new summary, and
+/// nothing is placed or charged. The same `idempotency_key` always yields the same order (a
+/// replay with other contents is refused with 409); a shortage answers 409 and leaves the cart
+/// as it was.
 #[server(endpoint = "checkout/place")]
 pub async fn place_order(
     idempotency_key: String,
+    quote: String,
     email: String,
     name: String,
     line1: String,
@@ -36,6 +39,7 @@ pub async fn place_order(
     let state = app_state()?;
     let request = checkout::PlaceRequest {
         idempotency_key,
+        quote,
         email,
         address: crate::domain::checkout::Address {
             name,
@@ -63,4 +67,25 @@ pub async fn list_orders() -> Result<Vec<OrderSummary>, AppError> {
 pub async fn get_order(id: String, key: Option<String>) -> Result<OrderView, AppError> {
     let state = app_state()?;
     checkout::order_for(&state, &Visitor::current().await?, &id, key.as_deref()).await
+}
+
+/// Orders for administrators, those whose payment needs attention first (401/403 otherwise).
+#[server(endpoint = "admin/orders")]
+pub async fn admin_orders() -> Result<Vec<crate::model::AdminOrder>, AppError> {
+    let state = app_state()?;
+    let visitor = Visitor::current().await?;
+    crate::services::auth::require_admin(&state, &visitor).await?;
+    Ok(state.orders.for_admin(200).await?)
+}
+
+/// Captures an order's payment again (administrators only): after a failed capture.
+#[server(endpoint = "admin/orders/capture")]
+pub async fn retry_capture(id: String) -> Result<crate::model::AdminOrder, AppError> {
+    let state = app_state()?;
+    let visitor = Visitor::current().await?;
+    crate::services::auth::require_admin(&state, &visitor).await?;
+    if id.len() > 64 {
+        return Err(AppError::BadRequest("That is not an order id.".into()));
+    }
+    checkout::retry_capture(&state, &id).await
 }

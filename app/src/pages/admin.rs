@@ -1,10 +1,12 @@
-//! Admin pages: feature flags (`/admin`), an experiment's report (`/admin/experiments/:flag`)
-//! and price/stock edits (`/admin/products`).
+//! Admin pages: feature flags (`/admin`), an experiment's report (`/admin/experiments/:flag`),
+//! price/stock edits (`/admin/products`) and orders with their payment state (`/admin/orders`).
 
 use crate::api::catalog_admin::{admin_products, UpdateProduct};
+use crate::api::checkout::{admin_orders, RetryCapture};
 use crate::api::experiments::{admin_flags, experiment_report, UpdateFlag};
 use crate::components::page_title::PageTitle;
 use crate::domain::experiments::{Report, Step, SRM_ALPHA};
+use crate::domain::money::format_cents;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Meta;
@@ -13,7 +15,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 fn denied(e: AppError, next: &str) -> AnyView {
     match e {
-        AppError::Unauthorized(_) => view! { <Redirect path=format!("/login?next={next}") /> }.into_any(),
+        AppError::Unauthorized(_) => {
+            view! { <Redirect path=crate::domain::redirect::with_next("/login", next) /> }.into_any()
+        }
         other => super::error_view(other),
     }
 }
@@ -163,7 +167,94 @@ fn AdminNav() -> impl IntoView {
         <nav class="admin-nav" aria-label="Admin">
             <a href="/admin">"Feature flags"</a>
             <a href="/admin/products">"Prices and stock"</a>
+            <a href="/admin/orders">"Orders and payments"</a>
         </nav>
+    }
+}
+
+/// What a payment state means, for people.
+fn payment_label(state: &str) -> &'static str {
+    match state {
+        "captured" => "Paid",
+        "authorized" => "Authorised, not captured yet",
+        "capture_failed" => "Capture failed",
+        _ => "Unknown",
+    }
+}
+
+/// Orders, those whose payment needs attention first, with a way to capture again.
+#[component]
+pub fn OrdersAdminPage() -> impl IntoView {
+    let retry = ServerAction::<RetryCapture>::new();
+    let orders = Resource::new(move || retry.version().get(), |_| admin_orders());
+    view! {
+        <PageTitle text="Orders and payments · Admin" />
+        <Meta name="robots" content="noindex" />
+        <h1>"Orders and payments"</h1>
+        <AdminNav />
+        <p class="lede">
+            "An order whose payment could not be captured stays placed (the payment is authorised) and is "
+            "retried every minute; it is listed first until it is paid."
+        </p>
+        {move || retry.value().get().map(|r| match r {
+            Ok(o) => view! {
+                <p class="notice" role="status" data-testid="capture-result">
+                    {format!("{}: {}.", o.reference, payment_label(&o.payment_state))}
+                </p>
+            }.into_any(),
+            Err(e) => view! { <p class="notice notice-error" role="alert">{e.message()}</p> }.into_any(),
+        })}
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match orders.await {
+                    Ok(list) if list.is_empty() => view! { <p>"No orders yet."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <div class="table-wrap">
+                            <table class="report" data-testid="order-admin">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Order"</th>
+                                        <th scope="col">"Email"</th>
+                                        <th scope="col" class="num">"Total"</th>
+                                        <th scope="col">"Payment"</th>
+                                        <th scope="col">"Action"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {list.into_iter().map(|o| {
+                                        let needs_capture = o.payment_state != "captured";
+                                        let label = format!("Capture the payment of {} again", o.reference);
+                                        let id = o.id.clone();
+                                        view! {
+                                            <tr data-order=o.id.clone() data-payment=o.payment_state.clone()>
+                                                <th scope="row">{o.reference.clone()}</th>
+                                                <td>{o.email.clone()}</td>
+                                                <td class="num">{format_cents(o.total_cents, o.currency)}</td>
+                                                <td>
+                                                    {payment_label(&o.payment_state)}
+                                                    {(!o.payment_error.is_empty()).then(|| view! {
+                                                        <span class="muted">{format!(" ({}; {} attempts)", o.payment_error, o.payment_attempts)}</span>
+                                                    })}
+                                                </td>
+                                                <td>
+                                                    {needs_capture.then(|| view! {
+                                                        <ActionForm action=retry attr:aria-label=label>
+                                                            <input type="hidden" name="id" value=id.clone() />
+                                                            <button type="submit" class="btn btn-small">"Capture again"</button>
+                                                        </ActionForm>
+                                                    })}
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }.into_any(),
+                    Err(e) => denied(e, "/admin/orders"),
+                }
+            })}
+        </Transition>
     }
 }
 

@@ -106,10 +106,10 @@ fn AuthForm(mode: Mode) -> impl IntoView {
             </form>
             {match mode {
                 Mode::SignIn => view! {
-                    <p>"New here? " <a href=move || format!("/register?next={}", next())>"Create an account"</a></p>
+                    <p>"New here? " <a href=move || crate::domain::redirect::with_next("/register", &next())>"Create an account"</a></p>
                 }.into_any(),
                 Mode::Register => view! {
-                    <p>"Already have an account? " <a href=move || format!("/login?next={}", next())>"Sign in"</a></p>
+                    <p>"Already have an account? " <a href=move || crate::domain::redirect::with_next("/login", &next())>"Sign in"</a></p>
                 }.into_any(),
             }}
         </div>

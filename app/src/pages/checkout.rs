@@ -12,25 +12,30 @@ use leptos_meta::Meta;
 #[component]
 pub fn CheckoutPage() -> impl IntoView {
     let summary = Resource::new(|| (), |_| get_checkout_summary());
+    // Outlives a refreshed summary: why the shopper is looking at a new total.
+    let error = RwSignal::new(None::<String>);
     view! {
         <PageTitle text="Checkout · Copperleaf" />
         <Meta name="robots" content="noindex" />
         <h1>"Checkout"</h1>
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match summary.await {
-                    Ok(s) => view! { <CheckoutForm summary=s refetch=move || summary.refetch() /> }.into_any(),
+                    Ok(s) => view! { <CheckoutForm summary=s error refetch=move || summary.refetch() /> }.into_any(),
                     Err(e) => super::error_view(e),
                 }
             })}
-        </Suspense>
+        </Transition>
     }
 }
 
 #[component]
-fn CheckoutForm(summary: CheckoutSummary, refetch: impl Fn() + Copy + Send + Sync + 'static) -> impl IntoView {
+fn CheckoutForm(
+    summary: CheckoutSummary,
+    error: RwSignal<Option<String>>,
+    refetch: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let cart = expect_context::<CartCtx>();
-    let error = RwSignal::new(None::<String>);
     let pending = RwSignal::new(false);
     let navigate = leptos_router::hooks::use_navigate();
     let currency = summary.cart.currency;
@@ -49,6 +54,7 @@ fn CheckoutForm(summary: CheckoutSummary, refetch: impl Fn() + Copy + Send + Syn
             let f = |name: &str| data.get(name).as_string().unwrap_or_default();
             let args = (
                 f("idempotency_key"),
+                f("quote"),
                 f("email"),
                 f("name"),
                 f("line1"),
@@ -61,10 +67,19 @@ fn CheckoutForm(summary: CheckoutSummary, refetch: impl Fn() + Copy + Send + Syn
             error.set(None);
             let navigate = navigate.clone();
             leptos::task::spawn_local(async move {
-                let (key, email, name, line1, line2, city, postcode, country) = args;
-                let result =
-                    crate::api::checkout::place_order(key, email, name, line1, Some(line2), city, postcode, country)
-                        .await;
+                let (key, quote, email, name, line1, line2, city, postcode, country) = args;
+                let result = crate::api::checkout::place_order(
+                    key,
+                    quote,
+                    email,
+                    name,
+                    line1,
+                    Some(line2),
+                    city,
+                    postcode,
+                    country,
+                )
+                .await;
                 match result {
                     Ok(placed) => {
                         cart.refresh();
@@ -72,10 +87,15 @@ fn CheckoutForm(summary: CheckoutSummary, refetch: impl Fn() + Copy + Send + Syn
                     }
                     Err(e) => {
                         pending.set(false);
-                        if matches!(e, crate::error::AppError::Conflict(_)) {
+                        let changed = matches!(e, crate::error::AppError::CheckoutChanged { .. });
+                        if changed || matches!(e, crate::error::AppError::Conflict(_)) {
                             cart.refresh();
                         }
                         error.set(Some(e.message()));
+                        if changed {
+                            // Show what the order would be now; the shopper confirms again.
+                            refetch();
+                        }
                     }
                 }
             });
@@ -83,7 +103,6 @@ fn CheckoutForm(summary: CheckoutSummary, refetch: impl Fn() + Copy + Send + Syn
         #[cfg(not(feature = "hydrate"))]
         let _ = (ev, &navigate, cart, refetch);
     };
-    let _ = refetch;
     let field =
         |id: &'static str, label: &'static str, autocomplete: &'static str, required: bool, max: &'static str| {
             view! {
@@ -97,6 +116,7 @@ fn CheckoutForm(summary: CheckoutSummary, refetch: impl Fn() + Copy + Send + Syn
         <div class="checkout-layout">
             <form method="post" action="/api/checkout/place" class="form-card form-wide" on:submit=on_submit>
                 <input type="hidden" name="idempotency_key" value=summary.idempotency_key.clone() />
+                <input type="hidden" name="quote" value=summary.quote.clone() />
                 <h2>"Contact"</h2>
                 <div class="field">
                     <label for="email">"Email"</label>

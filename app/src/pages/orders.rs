@@ -32,6 +32,15 @@ pub fn OrderPage() -> impl IntoView {
     }
 }
 
+/// An order's status as the shopper reads it.
+pub fn status_label(status: &str) -> String {
+    match status {
+        // Placed and authorised; the capture is being retried.
+        "pending_payment" => "confirmed (payment processing)".into(),
+        other => other.to_string(),
+    }
+}
+
 #[component]
 fn OrderDetail(order: OrderView) -> impl IntoView {
     let c = order.currency;
@@ -42,7 +51,7 @@ fn OrderDetail(order: OrderView) -> impl IntoView {
         <h1>"Thank you for your order"</h1>
         <p class="lede">
             "Order " <strong data-testid="order-reference">{order.reference.clone()}</strong> " is "
-            <strong data-testid="order-status">{order.status.clone()}</strong>
+            <strong data-testid="order-status">{status_label(&order.status)}</strong>
             ". A receipt goes to " {order.email.clone()} ". Keep this page's address to see the order again."
         </p>
         <div class="cart-layout">
@@ -108,7 +117,7 @@ pub fn AccountOrdersPage() -> impl IntoView {
                                     {list.into_iter().map(|o| view! {
                                         <tr>
                                             <td><a href=format!("/orders/{}", o.id)>{o.reference}</a></td>
-                                            <td>{o.status}</td>
+                                            <td>{status_label(&o.status)}</td>
                                             <td class="num">{o.items}</td>
                                             <td class="num">{format_cents(o.total_cents, o.currency)}</td>
                                         </tr>

@@ -7,7 +7,8 @@ use crate::error::AppError;
 use crate::model::{AuthAnswer, UserInfo};
 use crate::state::AppState;
 use crate::storage::cart_store::CartOwner;
-use crate::storage::sql_cart::{GuestLines, MergeOutcome};
+use crate::storage::rate_limit::Window;
+use crate::storage::sql_cart::MergeOutcome;
 use crate::storage::users::{User, UserError};
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -16,10 +17,25 @@ use std::time::Duration;
 
 pub const MIN_PASSWORD: usize = 8;
 pub const MAX_PASSWORD: usize = 128;
-/// Failed sign-ins allowed per email, and per address, in one window.
-pub const FAILURES_PER_EMAIL: u64 = 5;
-pub const FAILURES_PER_ADDRESS: u64 = 20;
+/// Sign-in and sign-up attempts one address may have failing or in flight per window, over all
+/// accounts (successful ones are taken back).
+pub const ATTEMPTS_PER_ADDRESS: u64 = 50;
+/// Sign-in attempts one address may make on one account per window. An attacker's address is
+/// locked out of that account; the customer's own address is not.
+pub const ATTEMPTS_PER_ADDRESS_AND_ACCOUNT: u64 = 10;
+/// Sign-in attempts on one account, from any address, after which the account slows down: one
+/// attempt per `account_delay` from browsers that never signed in to it, so guessing spread over
+/// many addresses stays slow, while the customer's own browsers are never held up.
+pub const ACCOUNT_SLOWDOWN_FROM: u64 = 10;
+pub const ACCOUNT_MAX_DELAY: Duration = Duration::from_secs(30);
 pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// One attempt per this long on an account with `failures` recent failures: 1 s, doubling with
+/// every failure, at most `ACCOUNT_MAX_DELAY`.
+pub fn account_delay(failures: u64) -> Duration {
+    let doublings = failures.saturating_sub(ACCOUNT_SLOWDOWN_FROM).min(16) as u32;
+    Duration::from_secs(1u64 << doublings).min(ACCOUNT_MAX_DELAY)
+}
 
 const WRONG: &str = "That email and password do not match an account.";
 
@@ -118,25 +134,30 @@ pub async fn register(
 ) -> Result<AuthAnswer, AppError> {
     let email = normalize_email(email)?;
     check_password(&password)?;
-    let ip = Visitor::client_ip(state.config.trust_proxy).await;
-    // Registrations count against the address too, so the form cannot be used to probe at speed.
-    limit(state, &format!("login:ip:{ip}"), FAILURES_PER_ADDRESS).await?;
+    let ip = limit_address(&Visitor::client_ip(state.config.trust_proxy).await);
+    // Registrations count against the address too, so the form cannot be used to probe which
+    // emails have accounts at speed. Counted first; a successful sign-up is taken back.
+    let ip_key = format!("login:ip:{ip}");
+    refuse_over(state.login_failures.hit(&ip_key, FAILURE_WINDOW, ATTEMPTS_PER_ADDRESS).await, ATTEMPTS_PER_ADDRESS)?;
     let hash = hash_password(password).await?;
     let user = match state.users.create(&email, &hash, "customer").await {
         Ok(u) => u,
         Err(UserError::Taken) => {
-            state.login_failures.add(&format!("login:ip:{ip}"), FAILURE_WINDOW).await;
             return Err(AppError::Conflict("An account with this email already exists. Sign in instead.".into()));
         }
-        Err(UserError::Db(e)) => return Err(e.into()),
+        Err(UserError::Db(e)) => {
+            state.login_failures.undo(&ip_key).await;
+            return Err(e.into());
+        }
     };
+    state.login_failures.undo(&ip_key).await;
     metrics::counter!("shop_auth_total", "op" => "register", "outcome" => "ok").increment(1);
     sign_in(state, visitor, &user).await
 }
 
-async fn limit(state: &AppState, key: &str, max: u64) -> Result<(), AppError> {
-    let w = state.login_failures.get(key).await;
-    if w.count >= max {
+/// 429 when a counted window is over `max`.
+fn refuse_over(w: Window, max: u64) -> Result<(), AppError> {
+    if w.count > max {
         metrics::counter!("shop_auth_total", "op" => "login", "outcome" => "rate_limited").increment(1);
         return Err(AppError::RateLimited {
             message: "Too many attempts. Please wait a few minutes and try again.".into(),
@@ -146,23 +167,48 @@ async fn limit(state: &AppState, key: &str, max: u64) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The address as rate limits count it: an IPv6 address by its /64 (what one host usually
+/// gets), so an attacker cannot take a fresh address from their own block for every guess.
+fn limit_address(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => ip.to_string(),
+    }
+}
+
 pub async fn login(state: &AppState, visitor: &Visitor, email: &str, password: String) -> Result<AuthAnswer, AppError> {
-    let ip = Visitor::client_ip(state.config.trust_proxy).await;
-    let ip_key = format!("login:ip:{ip}");
-    limit(state, &ip_key, FAILURES_PER_ADDRESS).await?;
+    let ip = limit_address(&Visitor::client_ip(state.config.trust_proxy).await);
     // A malformed email or password cannot match an account: same answer as a wrong one.
-    let email = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-    let email_key = format!("login:email:{email}");
-    limit(state, &email_key, FAILURES_PER_EMAIL).await?;
+    let email = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase().chars().take(254).collect());
+    let counters = &state.login_failures;
+    // Every attempt is counted before the password is checked, so a burst of guesses cannot all
+    // be tried under a limit; attempts that succeed are taken back.
+    let ip_key = format!("login:ip:{ip}");
+    let pair_key = format!("login:pair:{ip}:{email}");
+    let account_key = format!("login:account:{email}");
+    let gate_key = format!("login:gate:{email}");
+    refuse_over(counters.hit(&ip_key, FAILURE_WINDOW, ATTEMPTS_PER_ADDRESS).await, ATTEMPTS_PER_ADDRESS)?;
+    let pair = counters.hit(&pair_key, FAILURE_WINDOW, ATTEMPTS_PER_ADDRESS_AND_ACCOUNT).await;
+    refuse_over(pair, ATTEMPTS_PER_ADDRESS_AND_ACCOUNT)?;
+    let attempts = counters.hit(&account_key, FAILURE_WINDOW, u64::MAX).await.count;
+    // Slowed down: one attempt per delay for this account, from browsers it has never signed in
+    // on; its owner's own browsers are not held up by guessing elsewhere.
+    if attempts > ACCOUNT_SLOWDOWN_FROM && !visitor.is_known_device_for(&email) {
+        refuse_over(counters.hit(&gate_key, account_delay(attempts), 1).await, 1)?;
+    }
     let user = if password.chars().count() <= MAX_PASSWORD { state.users.by_email(&email).await? } else { None };
     let ok = verify_password(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let Some(user) = user.filter(|_| ok) else {
-        state.login_failures.add(&ip_key, FAILURE_WINDOW).await;
-        state.login_failures.add(&email_key, FAILURE_WINDOW).await;
         metrics::counter!("shop_auth_total", "op" => "login", "outcome" => "wrong").increment(1);
         return Err(AppError::Unauthorized(WRONG.into()));
     };
-    state.login_failures.reset(&email_key).await;
+    counters.undo(&ip_key).await;
+    for key in [&pair_key, &account_key, &gate_key] {
+        counters.reset(key).await;
+    }
     metrics::counter!("shop_auth_total", "op" => "login", "outcome" => "ok").increment(1);
     sign_in(state, visitor, &user).await
 }
@@ -173,6 +219,7 @@ async fn sign_in(state: &AppState, visitor: &Visitor, user: &User) -> Result<Aut
     let current = visitor.user_id().await?;
     let guest = if current.is_none() { visitor.guest_owner().await? } else { None };
     visitor.sign_in(user.id).await?;
+    visitor.remember_device(&user.email);
     if let (None, Some(anon)) = (current, Visitor::anon_id()) {
         let (from, to) = (format!("a:{anon}"), format!("u:{}", user.id));
         // What this browser did as a guest now informs the account's recommendations, and the
@@ -199,49 +246,17 @@ async fn sign_in(state: &AppState, visitor: &Visitor, user: &User) -> Result<Aut
         }
     }
     let owner = CartOwner::User(user.id);
-    let stored = state.user_carts.load(&owner).await?;
-    let cart = view_of(state, &stored, false).await?;
+    let read = state.carts.load(&owner).await?;
+    let cart = view_of(state, &read.cart, false).await?;
     Ok(AuthAnswer { user: info(user), cart, notices })
 }
 
 /// Merges guest cart `guest` into account `user_id` once. Returns the notices for the shopper,
 /// or `None` when there was nothing (left) to merge.
 pub async fn merge_guest(state: &AppState, guest: &CartOwner, user_id: i64) -> Result<Option<Vec<String>>, AppError> {
-    let guest_key = guest.key();
-    let outcome = if state.guest_carts_in_sql() {
-        state.sql_carts.merge_guest(&guest_key, user_id, GuestLines::InSql(guest.clone()), &state.catalog).await?
-    } else {
-        // Redis: taking the cart is atomic, so only one sign-in gets its lines; if the SQL side
-        // then fails, the lines go back where they were.
-        let taken = state.guest_carts.take(guest).await?;
-        if taken.lines.is_empty() {
-            MergeOutcome::Nothing
-        } else {
-            match state
-                .sql_carts
-                .merge_guest(&guest_key, user_id, GuestLines::Taken(taken.lines.clone()), &state.catalog)
-                .await
-            {
-                Ok(MergeOutcome::AlreadyMerged) => {
-                    state.guest_carts.put_back(guest, &taken.lines).await?;
-                    MergeOutcome::AlreadyMerged
-                }
-                Ok(outcome) => outcome,
-                Err(e) => {
-                    if let Err(back) = state.guest_carts.put_back(guest, &taken.lines).await {
-                        tracing::error!(error = %back, "could not put a guest cart back after a failed merge");
-                    }
-                    return Err(e.into());
-                }
-            }
-        }
-    };
-    match outcome {
-        MergeOutcome::Merged { cart, report } => {
+    match state.carts.merge_guest(guest, user_id, &state.catalog).await? {
+        MergeOutcome::Merged { report, .. } => {
             metrics::counter!("shop_cart_merges_total", "outcome" => "merged").increment(1);
-            if let Some(cache) = &state.cart_cache {
-                cache.write_cache(&CartOwner::User(user_id), &cart).await;
-            }
             Ok(Some(report_notices(&report)))
         }
         MergeOutcome::AlreadyMerged => {
@@ -277,9 +292,10 @@ pub async fn logout(visitor: &Visitor) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Admin pages and endpoints: 401 for guests, 403 for customers.
+/// Admin pages and endpoints: 401 for guests, 403 for customers. Only a live session counts
+/// (no stand-in while the session store is unreachable).
 pub async fn require_admin(state: &AppState, visitor: &Visitor) -> Result<User, AppError> {
-    let Some(id) = visitor.user_id().await? else {
+    let Some(id) = visitor.session_user().await? else {
         return Err(AppError::Unauthorized("Sign in with an administrator account.".into()));
     };
     match state.users.by_id(id).await? {
@@ -319,6 +335,21 @@ mod tests {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
         assert!(normalize_email(&format!("{}@example.com", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn addresses_are_limited_by_host_and_ipv6_by_its_64() {
+        assert_eq!(limit_address("203.0.113.9"), "203.0.113.9");
+        assert_eq!(limit_address("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(limit_address("2001:db8:1:2:bbbb::7"), limit_address("2001:db8:1:2:aaaa::1"));
+        assert_eq!(limit_address("unknown"), "unknown");
+    }
+
+    #[test]
+    fn account_delays_double_up_to_the_cap() {
+        assert_eq!(account_delay(ACCOUNT_SLOWDOWN_FROM), Duration::from_secs(1));
+        assert_eq!(account_delay(ACCOUNT_SLOWDOWN_FROM + 2), Duration::from_secs(4));
+        assert_eq!(account_delay(ACCOUNT_SLOWDOWN_FROM + 40), ACCOUNT_MAX_DELAY);
     }
 
     #[test]

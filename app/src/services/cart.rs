@@ -8,8 +8,7 @@ use crate::domain::cart::{
 use crate::error::AppError;
 use crate::model::CartView;
 use crate::state::AppState;
-use crate::storage::cart_store::{CartOwner, CartStore, LineChange, Mode, StoreError};
-use std::sync::Arc;
+use crate::storage::cart_store::{CartOwner, LineChange, Mode, StoreError};
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
@@ -24,19 +23,21 @@ impl From<StoreError> for AppError {
                     "Your cart is temporarily unavailable. Nothing was changed; please try again in a moment.".into(),
                 )
             }
+            StoreError::Claimed(claim) if claim.id.starts_with("m:") => AppError::Conflict(
+                "Your cart is being moved into your account right now. Nothing was changed; try again in a moment."
+                    .into(),
+            ),
+            StoreError::Claimed(_) => AppError::Conflict(
+                "An order for this cart is being placed right now. Nothing was changed; try again in a moment.".into(),
+            ),
+            StoreError::Ordered(reference) => AppError::Conflict(format!(
+                "This cart was just ordered as {reference}, so it cannot change any more. It will be empty in a moment."
+            )),
             StoreError::Backend(detail) => {
                 tracing::error!(%detail, "cart storage failed");
                 AppError::internal()
             }
         }
-    }
-}
-
-/// The store that holds this owner's cart.
-pub fn store_for(state: &AppState, owner: &CartOwner) -> Arc<dyn CartStore> {
-    match owner {
-        CartOwner::Guest(_) => state.guest_carts.clone(),
-        CartOwner::User(_) => state.user_carts.clone(),
     }
 }
 
@@ -55,8 +56,9 @@ pub async fn read(state: &AppState, visitor: &Visitor) -> Result<CartView, AppEr
         CartOwner::User(uid) => super::auth::retry_pending_merge(state, visitor, uid).await,
         CartOwner::Guest(_) => vec![],
     };
-    let stored = store_for(state, &owner).load(&owner).await?;
-    let mut view = view_of(state, &stored, owner.is_guest()).await?;
+    let read = state.carts.load(&owner).await?;
+    let mut view = view_of(state, &read.cart, owner.is_guest()).await?;
+    view.notices.extend(read.notice);
     view.notices.extend(retried);
     Ok(view)
 }
@@ -71,11 +73,10 @@ pub async fn change(
 ) -> Result<CartView, AppError> {
     let card = state.catalog.card(product_id).await?;
     let owner = visitor.cart_owner(true).await?.ok_or_else(AppError::internal)?;
-    let store = store_for(state, &owner);
     let Some(card) = card else {
         if mode == Mode::Set && quantity == 0 {
             // Removing a line whose product has gone is always allowed.
-            let stored = store.remove(&owner, product_id).await?;
+            let stored = state.carts.remove(&owner, product_id).await?;
             return view_of(state, &stored, owner.is_guest()).await;
         }
         return Err(AppError::Invalid("That product does not exist or is no longer sold.".into()));
@@ -85,12 +86,14 @@ pub async fn change(
         return Err(AppError::Invalid(format!("{} is sold out.", card.name)));
     }
     let request = LineChange { product_id, mode, quantity, cap, price_cents: card.price_cents, max_lines: MAX_LINES };
-    let result = store.change(&owner, request).await;
+    let result = state.carts.change(&owner, request).await;
     let outcome = match &result {
         Ok(c) if c.capped => "capped",
         Ok(_) => "ok",
         Err(StoreError::CartFull) => "cart_full",
         Err(StoreError::Unavailable(_)) => "unavailable",
+        Err(StoreError::Claimed(_)) => "claimed",
+        Err(StoreError::Ordered(_)) => "ordered",
         Err(StoreError::Backend(_)) => "error",
     };
     let op = match mode {
@@ -128,7 +131,7 @@ pub async fn remove(state: &AppState, visitor: &Visitor, product_id: i64) -> Res
     let Some(owner) = visitor.cart_owner(false).await? else {
         return Ok(CartView { guest: true, ..CartView::default() });
     };
-    let stored = store_for(state, &owner).remove(&owner, product_id).await?;
+    let stored = state.carts.remove(&owner, product_id).await?;
     state.cart_sync.changed(&owner);
     metrics::counter!("shop_cart_operations_total", "op" => "remove", "outcome" => "ok").increment(1);
     view_of(state, &stored, owner.is_guest()).await
@@ -138,7 +141,7 @@ pub async fn clear(state: &AppState, visitor: &Visitor) -> Result<CartView, AppE
     let Some(owner) = visitor.cart_owner(false).await? else {
         return Ok(CartView { guest: true, ..CartView::default() });
     };
-    let stored = store_for(state, &owner).clear(&owner).await?;
+    let stored = state.carts.clear(&owner).await?;
     state.cart_sync.changed(&owner);
     metrics::counter!("shop_cart_operations_total", "op" => "clear", "outcome" => "ok").increment(1);
     view_of(state, &stored, owner.is_guest()).await
@@ -156,8 +159,7 @@ pub async fn restore(state: &AppState, visitor: &Visitor, lines: Vec<ClientLine>
     let cards = state.catalog.cards(&ids).await?;
     let (kept, adjustments) = validate_client_lines(&lines, &cards);
     let owner = visitor.cart_owner(true).await?.ok_or_else(AppError::internal)?;
-    let store = store_for(state, &owner);
-    match store.restore_if_pristine(&owner, &kept).await? {
+    match state.carts.restore_if_pristine(&owner, &kept).await? {
         Some(stored) => {
             state.cart_sync.changed(&owner);
             metrics::counter!("shop_cart_operations_total", "op" => "restore", "outcome" => "ok").increment(1);
@@ -170,8 +172,10 @@ pub async fn restore(state: &AppState, visitor: &Visitor, lines: Vec<ClientLine>
         }
         None => {
             metrics::counter!("shop_cart_operations_total", "op" => "restore", "outcome" => "server_wins").increment(1);
-            let stored = store.load(&owner).await?;
-            view_of(state, &stored, true).await
+            let read = state.carts.load(&owner).await?;
+            let mut view = view_of(state, &read.cart, true).await?;
+            view.notices.extend(read.notice);
+            Ok(view)
         }
     }
 }

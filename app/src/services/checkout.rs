@@ -1,21 +1,29 @@
-//! Checkout and orders: the summary, placing an order exactly once, and who may see an order.
+//! Checkout and orders: the summary the shopper confirms, placing that order exactly once, the
+//! payment capture after it, and who may see an order.
 
-use super::cart::{store_for, view_of};
+use super::cart::view_of;
 use super::payments::PaymentError;
 use super::visitor::Visitor;
-use crate::domain::checkout::{request_fingerprint, shipping_cents, valid_idempotency_key, Address};
+use crate::domain::cart::StoredCart;
+use crate::domain::checkout::{request_fingerprint, totals, valid_idempotency_key, Address, PricedLine, Quote};
 use crate::domain::experiments::Step;
 use crate::error::AppError;
-use crate::model::{CartView, CheckoutSummary, OrderSummary, OrderView, PlacedOrder};
+use crate::model::{AdminOrder, CartView, CheckoutSummary, OrderSummary, OrderView, PlacedOrder};
 use crate::state::AppState;
 use crate::storage::cart_store::CartOwner;
-use crate::storage::orders::{LineProblem, NewOrder, NewOrderLine, PlaceOutcome, StoredOrder};
+use crate::storage::carts::Begin;
+use crate::storage::orders::{Basket, LineProblem, NewOrder, PlaceOutcome, StoredOrder};
+use std::time::Duration;
 
 /// Orders a guest placed in this session, so the confirmation page works without the key.
 const RECENT_ORDERS_KEY: &str = "recent_orders";
+/// How long a repeated submission waits for the first one (same idempotency key) to finish.
+const SAME_KEY_WAIT: Duration = Duration::from_secs(5);
 
 pub struct PlaceRequest {
     pub idempotency_key: String,
+    /// The summary's `quote`: what the shopper saw and confirmed.
+    pub quote: String,
     pub email: String,
     pub address: Address,
 }
@@ -39,21 +47,62 @@ fn cart_problems(cart: &CartView) -> Vec<String> {
 
 pub async fn summary(state: &AppState, visitor: &Visitor) -> Result<CheckoutSummary, AppError> {
     super::experiments::record_step(state, visitor, Step::CheckoutStarted).await;
-    let cart = super::cart::read(state, visitor).await?;
+    priced_summary(state, visitor).await
+}
+
+/// The order as it would be placed now, read from the cart's store of record and priced with
+/// the catalogue, with the quote that placing it must confirm.
+async fn priced_summary(state: &AppState, visitor: &Visitor) -> Result<CheckoutSummary, AppError> {
+    let cart = match visitor.cart_owner(false).await? {
+        Some(owner) => {
+            let read = state.carts.load_for_checkout(&owner).await?;
+            let mut view = view_of(state, &read.cart, owner.is_guest()).await?;
+            view.notices.extend(read.notice);
+            view
+        }
+        None => CartView { guest: true, ..CartView::default() },
+    };
     let email = match visitor.user_id().await? {
         Some(id) => state.users.by_id(id).await?.map(|u| u.email),
         None => None,
     };
-    let shipping = shipping_cents(cart.subtotal_cents);
+    let priced: Vec<PricedLine> = cart
+        .lines
+        .iter()
+        .filter(|l| l.on_sale)
+        .map(|l| PricedLine { product_id: l.product_id, quantity: l.quantity, unit_price_cents: l.unit_price_cents })
+        .collect();
+    let t = totals(&priced);
     Ok(CheckoutSummary {
         problems: cart_problems(&cart),
-        shipping_cents: shipping,
-        total_cents: cart.subtotal_cents + shipping,
+        shipping_cents: t.shipping_cents,
+        total_cents: t.total_cents,
+        quote: Quote::of(cart.version, &priced, cart.currency).token(),
         cart,
         email,
         idempotency_key: uuid::Uuid::new_v4().to_string(),
     })
 }
+
+/// Nothing was placed because the cart is not what the shopper confirmed: a 409 carrying what
+/// the order would be now. The catalogue cache of those products is refreshed first, so a stale
+/// cache cannot hand out the old price again.
+async fn changed(state: &AppState, visitor: &Visitor, message: String) -> AppError {
+    if let Ok(Some(owner)) = visitor.cart_owner(false).await {
+        if let Ok(read) = state.carts.load_for_checkout(&owner).await {
+            let ids: Vec<i64> = read.cart.lines.iter().map(|l| l.product_id).collect();
+            state.catalog.forget_cards(&ids).await;
+        }
+    }
+    metrics::counter!("shop_orders_total", "outcome" => "changed").increment(1);
+    match priced_summary(state, visitor).await {
+        Ok(summary) => AppError::CheckoutChanged { message, summary: Box::new(summary) },
+        Err(e) => e,
+    }
+}
+
+const CHANGED: &str =
+    "Your cart or its prices changed since you confirmed your order. Nothing was charged: please check the new total and place the order again.";
 
 fn problem_message(problems: &[LineProblem]) -> String {
     problems
@@ -61,7 +110,6 @@ fn problem_message(problems: &[LineProblem]) -> String {
         .map(|p| match p {
             LineProblem::Short { name, available: 0, .. } => format!("{name} has just sold out."),
             LineProblem::Short { name, available, .. } => format!("Only {available} left of {name}."),
-            LineProblem::PriceChanged { name, .. } => format!("The price of {name} has just changed."),
             LineProblem::Unavailable { name, .. } => format!("{name} is no longer available."),
         })
         .collect::<Vec<_>>()
@@ -77,11 +125,14 @@ fn random_hex(bytes: usize) -> String {
     (0..bytes).map(|_| format!("{:02x}", rand::random::<u8>())).collect()
 }
 
-/// Places the order for the current cart, once per idempotency key.
+/// Places the order the shopper confirmed (`req.quote`), once per idempotency key and once per
+/// cart version.
 pub async fn place(state: &AppState, visitor: &Visitor, req: PlaceRequest) -> Result<PlacedOrder, AppError> {
+    let stale_form = || AppError::BadRequest("The checkout form is out of date. Reload the page and try again.".into());
     if !valid_idempotency_key(&req.idempotency_key) {
-        return Err(AppError::BadRequest("The checkout form is out of date. Reload the page and try again.".into()));
+        return Err(stale_form());
     }
+    let quote = Quote::parse(&req.quote).ok_or_else(stale_form)?;
     let email = super::auth::normalize_email(&req.email)?;
     let address = Address::validated(&req.address)
         .map_err(|problems| AppError::Invalid(problems.into_iter().map(|p| p.message).collect::<Vec<_>>().join(" ")))?;
@@ -99,99 +150,263 @@ pub async fn place(state: &AppState, visitor: &Visitor, req: PlaceRequest) -> Re
         return replay(existing, &fingerprint);
     }
     let Some(owner) = owner else { return Err(AppError::Invalid("Your cart is empty.".into())) };
-    let stored = store_for(state, &owner).load(&owner).await?;
-    let cart = view_of(state, &stored, owner.is_guest()).await?;
-    let problems = cart_problems(&cart);
-    if !problems.is_empty() {
-        // A concurrent request with this key may have just placed the order (and emptied the cart).
-        if let Some(existing) = state.orders.by_key(&req.idempotency_key).await? {
-            return replay(existing, &fingerprint);
-        }
-        if cart.lines.is_empty() {
-            return Err(AppError::Invalid("Your cart is empty.".into()));
-        }
-        return Err(AppError::Conflict(problems.join(" ")));
-    }
-    let shipping = shipping_cents(cart.subtotal_cents);
-    let total = cart.subtotal_cents + shipping;
     let id = uuid::Uuid::new_v4().to_string();
-    let reference = format!("CL-{}", id[..8].to_uppercase());
-    let authorization = state.payments.authorize(total, cart.currency, &reference).await.map_err(|e| match e {
-        PaymentError::Declined => AppError::Invalid("Your payment was declined. Nothing was charged.".into()),
-        PaymentError::Unavailable => {
-            AppError::Unavailable("Payments are unavailable right now. Nothing was charged.".into())
-        }
-    })?;
     let order = NewOrder {
-        id: id.clone(),
-        reference,
+        reference: format!("CL-{}", id[..8].to_uppercase()),
+        id,
         user_id,
         email,
-        currency: cart.currency,
-        subtotal_cents: cart.subtotal_cents,
-        shipping_cents: shipping,
-        total_cents: total,
         address,
         access_token: random_hex(16),
         idempotency_key: req.idempotency_key.clone(),
         request_hash: fingerprint.clone(),
-        payment_ref: authorization.clone(),
-        lines: cart
-            .lines
-            .iter()
-            .filter(|l| l.on_sale)
-            .map(|l| NewOrderLine {
-                product_id: l.product_id,
-                name: l.name.clone(),
-                unit_price_cents: l.unit_price_cents,
-                quantity: l.quantity,
-            })
-            .collect(),
+        payment_ref: String::new(),
+        quote,
         subject: visitor.subject().await,
-        clear_sql_cart: (!owner.is_guest() || state.guest_carts_in_sql()).then(|| owner.clone()),
     };
-    let outcome = match state.orders.place(&order).await {
-        Ok(o) => o,
-        Err(e) => {
-            let _ = state.payments.void(&authorization).await;
-            return Err(e.into());
-        }
-    };
-    match outcome {
-        PlaceOutcome::Placed => {
-            if let Err(e) = state.payments.capture(&authorization).await {
-                tracing::error!(error = %e, order = %id, "capture failed after the order was placed");
-            }
+    // From the payment authorisation to the capture, nothing may be abandoned halfway (a
+    // browser that goes away must not leave a payment held or a cart claimed): that part runs
+    // on its own task, which finishes whatever happens to this request.
+    let committed =
+        tokio::spawn(commit(state.clone(), owner.clone(), order)).await.map_err(|_| AppError::internal())?;
+    let key = &req.idempotency_key;
+    match committed? {
+        Committed::Placed(placed) => {
             metrics::counter!("shop_orders_total", "outcome" => "placed").increment(1);
-            // Stock changed: this instance's caches now, the others' without holding the reply.
-            let sold: Vec<i64> = order.lines.iter().map(|l| l.product_id).collect();
-            for &id in &sold {
-                state.catalog.invalidate_product(id).await;
-            }
-            let catalog = state.catalog.clone();
-            tokio::spawn(async move {
-                for id in sold {
-                    catalog.announce(id).await;
-                }
-            });
-            after_placed(state, visitor, &owner, &id).await;
+            after_placed(state, visitor, &owner, &placed.view.id).await;
             super::experiments::record_step(state, visitor, Step::OrderPlaced).await;
-            let placed = state.orders.get(&id).await?.ok_or_else(AppError::internal)?;
             Ok(PlacedOrder { url: confirmation_url(&placed), order: placed.view, created: true })
         }
-        PlaceOutcome::KeyUsed(existing) => {
-            let _ = state.payments.void(&authorization).await;
-            replay(*existing, &fingerprint)
-        }
-        PlaceOutcome::Problems(problems) => {
-            let _ = state.payments.void(&authorization).await;
-            metrics::counter!("shop_orders_total", "outcome" => "stock").increment(1);
-            if problems.is_empty() {
-                return Err(AppError::Conflict("Your order could not be placed just now. Please try again.".into()));
+        Committed::KeyUsed(existing) => replay(existing, &fingerprint),
+        Committed::Refused(message) => after_refusal(state, visitor, key, &fingerprint, &message).await,
+        Committed::Busy(claim) => {
+            // The same submission again while the first is still being placed: wait for it.
+            if claim.id.split(':').nth(1) == Some(key.as_str()) {
+                return wait_for_same_key(state, key, &fingerprint).await;
             }
+            Err(AppError::Conflict(
+                "This cart is being ordered in another window right now. Nothing was charged here.".into(),
+            ))
+        }
+        Committed::Blocked(problems) => {
+            metrics::counter!("shop_orders_total", "outcome" => "stock").increment(1);
+            Err(AppError::Conflict(problems))
+        }
+        Committed::Problems(problems) => {
+            metrics::counter!("shop_orders_total", "outcome" => "stock").increment(1);
             Err(AppError::Conflict(problem_message(&problems)))
         }
     }
+}
+
+/// How the committing part of an order ended.
+enum Committed {
+    Placed(StoredOrder),
+    /// The idempotency key already had this order.
+    KeyUsed(StoredOrder),
+    /// The cart is not what the shopper confirmed; why, for the shopper.
+    Refused(String),
+    /// Another order holds the cart right now.
+    Busy(crate::storage::cart_store::Claim),
+    /// What stops the cart from being ordered as it is (sold out, no longer sold...).
+    Blocked(String),
+    Problems(Vec<LineProblem>),
+}
+
+/// Longest a payment provider call may take: well inside the claim timeout, so a claimed cart
+/// is never given back while its order could still commit.
+const PAYMENT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn with_timeout<T>(call: impl std::future::Future<Output = Result<T, PaymentError>>) -> Result<T, PaymentError> {
+    tokio::time::timeout(PAYMENT_CALL_TIMEOUT, call).await.unwrap_or(Err(PaymentError::Unavailable))
+}
+
+/// Claims the cart, authorises the payment, places the order in one transaction, settles the
+/// cart and captures the payment. Runs detached from the request (see `place`).
+async fn commit(state: AppState, owner: CartOwner, mut order: NewOrder) -> Result<Committed, AppError> {
+    let claim_id = format!("o:{}:{}", order.idempotency_key, order.id);
+    let quote = order.quote.clone();
+    let basket = match state.carts.begin_order(&owner, &claim_id, quote.version).await? {
+        Begin::Ready(basket) => basket,
+        Begin::Changed => return Ok(Committed::Refused(CHANGED.into())),
+        Begin::Busy(claim) => return Ok(Committed::Busy(claim)),
+        Begin::Ordered(reference) => return Ok(Committed::Refused(already_ordered(&reference))),
+    };
+    // Cheap refusals before any payment is authorised (the transaction checks all of it again).
+    let cart = match &basket {
+        Basket::Claimed { lines, version, .. } => StoredCart { lines: lines.clone(), version: *version },
+        Basket::Sql(owner) => {
+            let cart = state.carts.load_for_checkout(owner).await?.cart;
+            if cart.version != quote.version {
+                let earlier = state.orders.ordered_version(owner, quote.version).await?;
+                return Ok(Committed::Refused(refusal_message(&state, earlier).await?));
+            }
+            cart
+        }
+    };
+    if cart.lines.is_empty() {
+        state.carts.order_abandoned(&basket, &claim_id).await;
+        return Err(AppError::Invalid("Your cart is empty.".into()));
+    }
+    let problems = cart_problems(&view_of(&state, &cart, owner.is_guest()).await?);
+    if !problems.is_empty() {
+        state.carts.order_abandoned(&basket, &claim_id).await;
+        return Ok(Committed::Blocked(problems.join(" ")));
+    }
+    let authorization =
+        match with_timeout(state.payments.authorize(quote.total_cents, quote.currency, &order.reference)).await {
+            Ok(a) => a,
+            Err(e) => {
+                state.carts.order_abandoned(&basket, &claim_id).await;
+                return Err(match e {
+                    PaymentError::Declined => {
+                        AppError::Invalid("Your payment was declined. Nothing was charged.".into())
+                    }
+                    PaymentError::Unavailable => {
+                        AppError::Unavailable("Payments are unavailable right now. Nothing was charged.".into())
+                    }
+                });
+            }
+        };
+    order.payment_ref = authorization.clone();
+    let outcome = match state.orders.place(&order, &basket).await {
+        Ok(o) => o,
+        Err(e) => {
+            // The commit may have gone through even though its answer was lost: look before
+            // undoing anything.
+            match state.orders.get(&order.id).await {
+                Ok(Some(_)) => PlaceOutcome::Placed,
+                Ok(None) => {
+                    let _ = with_timeout(state.payments.void(&authorization)).await;
+                    state.carts.order_abandoned(&basket, &claim_id).await;
+                    return Err(e.into());
+                }
+                // Unknown: keep the claim and the authorisation; the claim is settled later from
+                // what the database says.
+                Err(_) => return Err(e.into()),
+            }
+        }
+    };
+    if !matches!(outcome, PlaceOutcome::Placed) {
+        let _ = with_timeout(state.payments.void(&authorization)).await;
+        state.carts.order_abandoned(&basket, &claim_id).await;
+    }
+    Ok(match outcome {
+        PlaceOutcome::Placed => {
+            // The cart must not outlive its order, whatever fails from here on.
+            state.carts.order_placed(&basket, &claim_id).await;
+            capture(&state, &order.id, &authorization).await;
+            let placed = state.orders.get(&order.id).await?.ok_or_else(AppError::internal)?;
+            // Stock changed: this instance's caches now, the others' without holding the reply.
+            let sold: Vec<i64> = placed.view.lines.iter().map(|l| l.product_id).collect();
+            for &product in &sold {
+                state.catalog.invalidate_product(product).await;
+            }
+            let catalog = state.catalog.clone();
+            tokio::spawn(async move {
+                for product in sold {
+                    catalog.announce(product).await;
+                }
+            });
+            Committed::Placed(placed)
+        }
+        PlaceOutcome::KeyUsed(existing) => Committed::KeyUsed(*existing),
+        PlaceOutcome::AlreadyOrdered(earlier) => Committed::Refused(refusal_message(&state, Some(earlier)).await?),
+        PlaceOutcome::Changed => Committed::Refused(CHANGED.into()),
+        PlaceOutcome::Empty => return Err(AppError::Invalid("Your cart is empty.".into())),
+        PlaceOutcome::Problems(problems) => Committed::Problems(problems),
+    })
+}
+
+/// Why a confirmed cart version cannot be ordered: `earlier` is what consumed it, if anything
+/// (`Some(Some(order))`: an order; `Some(None)`: voided; `None`: the cart just changed).
+async fn refusal_message(state: &AppState, earlier: Option<Option<String>>) -> Result<String, AppError> {
+    if let Some(Some(order_id)) = earlier {
+        if let Some(o) = state.orders.get(&order_id).await? {
+            return Ok(already_ordered(&o.view.reference));
+        }
+    }
+    Ok(CHANGED.to_string())
+}
+
+fn already_ordered(reference: &str) -> String {
+    format!(
+        "This cart was already ordered as {reference} (in another window, or with an earlier click). Nothing more was charged."
+    )
+}
+
+/// A refused order: a concurrent request with this key may have just placed it (then this is a
+/// replay); otherwise the shopper gets the new summary to confirm.
+async fn after_refusal(
+    state: &AppState,
+    visitor: &Visitor,
+    key: &str,
+    fingerprint: &str,
+    message: &str,
+) -> Result<PlacedOrder, AppError> {
+    match state.orders.by_key(key).await? {
+        Some(existing) => replay(existing, fingerprint),
+        None => Err(changed(state, visitor, message.to_string()).await),
+    }
+}
+
+async fn wait_for_same_key(state: &AppState, key: &str, fingerprint: &str) -> Result<PlacedOrder, AppError> {
+    let deadline = tokio::time::Instant::now() + SAME_KEY_WAIT;
+    while tokio::time::Instant::now() < deadline {
+        if let Some(existing) = state.orders.by_key(key).await? {
+            return replay(existing, fingerprint);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(AppError::Conflict("This order is still being placed. Reload the page in a moment to see it.".into()))
+}
+
+/// Captures the authorised payment and records the outcome on the order. A failure is kept on
+/// the order (`capture_failed`), shown to administrators and retried; the order stands.
+async fn capture(state: &AppState, order_id: &str, authorization: &str) {
+    let result = with_timeout(state.payments.capture(authorization)).await.map_err(|e| e.to_string());
+    if let Err(e) = &result {
+        tracing::error!(error = %e, order = %order_id, "capture failed after the order was placed; will retry");
+        metrics::counter!("shop_payment_captures_total", "outcome" => "failed").increment(1);
+    } else {
+        metrics::counter!("shop_payment_captures_total", "outcome" => "captured").increment(1);
+    }
+    if let Err(e) = state.orders.record_capture(order_id, result).await {
+        // The order stays `authorized`; the retry task captures it and records the outcome.
+        tracing::error!(error = %e, order = %order_id, "could not record a capture");
+    }
+}
+
+/// Orders whose capture failed or was never recorded, older than `after`: capture again, each
+/// under a lease so that two instances (or an administrator) never capture one order at once.
+/// Returns how many were captured now.
+pub async fn retry_captures(state: &AppState, after: Duration, max_attempts: i64) -> Result<usize, AppError> {
+    let before = crate::storage::db::now_ms() - after.as_millis() as i64;
+    let pending = state.orders.uncaptured(before, max_attempts, 100).await?;
+    let mut captured = 0;
+    for (id, authorization, touched) in pending {
+        if !state.orders.lease_capture(&id, touched).await? {
+            continue;
+        }
+        capture(state, &id, &authorization).await;
+        if state.orders.get(&id).await?.is_some_and(|o| o.payment_state == crate::storage::orders::payment::CAPTURED) {
+            captured += 1;
+        }
+    }
+    Ok(captured)
+}
+
+/// An administrator asks to capture one order's payment again.
+pub async fn retry_capture(state: &AppState, id: &str) -> Result<AdminOrder, AppError> {
+    let not_found = || AppError::NotFound("There is no such order.".into());
+    let order = state.orders.get(id).await?.ok_or_else(not_found)?;
+    if order.payment_state != crate::storage::orders::payment::CAPTURED {
+        if !state.orders.lease_capture(id, order.payment_updated_at).await? {
+            return Err(AppError::Conflict("This payment is being captured right now. Reload in a moment.".into()));
+        }
+        capture(state, id, &order.payment_ref).await;
+    }
+    state.orders.admin_view(id).await?.ok_or_else(not_found)
 }
 
 fn replay(existing: StoredOrder, fingerprint: &str) -> Result<PlacedOrder, AppError> {
@@ -205,15 +420,14 @@ fn replay(existing: StoredOrder, fingerprint: &str) -> Result<PlacedOrder, AppEr
     Ok(PlacedOrder { url: confirmation_url(&existing), order: existing.view, created: false })
 }
 
-/// After the order is committed: empty a cart kept in Redis, and let a guest see the order again.
-async fn after_placed(state: &AppState, visitor: &Visitor, owner: &CartOwner, order_id: &str) {
-    if owner.is_guest() && !state.guest_carts_in_sql() {
-        if let Err(e) = state.guest_carts.clear(owner).await {
-            tracing::warn!(error = %e, "order placed but the guest cart could not be emptied");
-        }
-    } else if let (CartOwner::User(_), Some(cache)) = (owner, &state.cart_cache) {
-        cache.invalidate(owner).await;
-    }
+/// After the order is committed: let a guest see the order again, and tell the cart's other open
+/// pages it is empty.
+async fn after_placed(
+    state: &AppState,
+    visitor: &Visitor,
+    owner: &crate::storage::cart_store::CartOwner,
+    order_id: &str,
+) {
     if owner.is_guest() {
         let mut recent: Vec<String> = visitor.session.get(RECENT_ORDERS_KEY).await.ok().flatten().unwrap_or_default();
         recent.push(order_id.to_string());
@@ -222,7 +436,6 @@ async fn after_placed(state: &AppState, visitor: &Visitor, owner: &CartOwner, or
         }
         let _ = visitor.session.insert(RECENT_ORDERS_KEY, recent).await;
     }
-    // Other open pages of this cart now show it empty.
     state.cart_sync.changed(owner);
 }
 
@@ -235,6 +448,10 @@ pub async fn order_for(
     key: Option<&str>,
 ) -> Result<OrderView, AppError> {
     let not_found = || AppError::NotFound("We could not find that order.".into());
+    // Order ids and keys are short: anything longer is not looked up.
+    if id.len() > 64 || key.is_some_and(|k| k.len() > 64) {
+        return Err(not_found());
+    }
     let order = state.orders.get(id).await?.ok_or_else(not_found)?;
     let user = visitor.user_id().await?;
     let by_owner = order.user_id.is_some() && order.user_id == user;

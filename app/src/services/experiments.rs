@@ -2,9 +2,11 @@
 //! report. Flags are held in memory and reloaded from the database every couple of seconds, so a
 //! change made on any instance reaches all of them within the 5 s the admin page promises.
 //!
-//! Resolution order for one flag: a QA override cookie (`ff.<flag>`, set by `?ff.<flag>=v`),
-//! then the kill switch (disabled: control), then a variant pinned to the session at sign-in (so
-//! the layout never flips mid-visit), then the subject's recorded exposure, then the hash.
+//! Resolution order for one flag: the kill switch first (disabled: control for everyone, overrides
+//! included), then a QA override cookie (`ff.<flag>`, set by `?ff.<flag>=v`; never counted), then
+//! a variant pinned to the session at sign-in (so the layout never flips mid-visit), then the
+//! subject's recorded exposure, then the hash. Only server-minted anonymous ids (signed) reach
+//! here, and pages served from the cache record nothing, so the report counts real visitors.
 
 use super::visitor::Visitor;
 use crate::domain::experiments::{report, Flag, Report, Step};
@@ -18,7 +20,7 @@ use std::time::Duration;
 /// The cart layout experiment shipped with the shop: `page` (control) or `drawer`.
 pub const CART_LAYOUT: &str = "cart_layout";
 /// Cookie prefix of QA overrides: `ff.cart_layout=drawer`.
-pub const OVERRIDE_PREFIX: &str = "ff.";
+pub use crate::cookies::OVERRIDE_PREFIX;
 /// Session key prefix of variants pinned at sign-in.
 const PIN_PREFIX: &str = "ff_pin.";
 /// How often every instance reloads the flags.
@@ -74,27 +76,30 @@ impl Experiments {
         Ok(flag)
     }
 
-    /// The variant of `name` for `subject`, recording the first exposure. `None` for unknown
-    /// flags. Never fails: without the database the hash decides and nothing is recorded.
+    /// The variant of `name` for `subject`, recording the first exposure when `count` (not for a
+    /// first visit, which is only counted once the visitor comes back). `None` for unknown flags.
+    /// Never fails: without the database the hash decides and nothing is recorded.
     pub async fn variant(
         &self,
         name: &str,
         subject: &str,
         forced: Option<&str>,
         pinned: Option<&str>,
+        count: bool,
     ) -> Option<String> {
         let flag = self.flag(name)?;
-        if let Some(v) = forced.filter(|v| flag.has_variant(v)) {
-            return Some(v.to_string());
-        }
+        // Off means off: the control for everyone, QA overrides included.
         if !flag.enabled {
             return Some(flag.control().to_string());
+        }
+        if let Some(v) = forced.filter(|v| flag.has_variant(v)) {
+            return Some(v.to_string());
         }
         if let Some(v) = pinned.filter(|v| flag.has_variant(v)) {
             return Some(v.to_string());
         }
         let hashed = flag.assign(subject).to_string();
-        if subject.ends_with(":unknown") {
+        if subject.ends_with(":unknown") || !count {
             return Some(hashed);
         }
         let key = (name.to_string(), subject.to_string());
@@ -142,7 +147,7 @@ impl Experiments {
     pub async fn on_sign_in(&self, visitor: &Visitor, guest: &str, user: &str) {
         let mut seen: Vec<(String, String)> = Vec::new();
         for flag in self.all().into_iter().filter(|f| f.enabled) {
-            if let Some(v) = self.variant(&flag.name, guest, None, None).await {
+            if let Some(v) = self.variant(&flag.name, guest, None, None, true).await {
                 seen.push((flag.name, v));
             }
         }
@@ -152,7 +157,7 @@ impl Experiments {
         for (name, guest_variant) in seen {
             self.assigned.invalidate(&(name.clone(), guest.to_string())).await;
             self.assigned.invalidate(&(name.clone(), user.to_string())).await;
-            if self.variant(&name, user, None, None).await.as_deref() != Some(guest_variant.as_str()) {
+            if self.variant(&name, user, None, None, true).await.as_deref() != Some(guest_variant.as_str()) {
                 let _ = visitor.session.insert(&format!("{PIN_PREFIX}{name}"), guest_variant).await;
             }
         }
@@ -165,10 +170,12 @@ impl Experiments {
     }
 }
 
-/// The QA override for `flag` from the request's cookies, if any.
+/// The QA override for `flag` from the request's cookies, if any (a forced page is personal).
 pub fn forced_variant(flag: &str) -> Option<String> {
     let parts = leptos::prelude::use_context::<http::request::Parts>()?;
-    crate::cookies::get(&parts.headers, &format!("{OVERRIDE_PREFIX}{flag}"))
+    let forced = crate::cookies::get(&parts.headers, &format!("{OVERRIDE_PREFIX}{flag}"))?;
+    super::visitor::mark_personal();
+    Some(forced)
 }
 
 /// The visitor's variant of `flag` for this request (control for unknown flags).
@@ -179,16 +186,19 @@ pub async fn variant_for(state: &AppState, visitor: &Visitor, flag: &str) -> Str
     } else {
         None
     };
+    let count = !super::visitor::Visitor::is_first_visit();
     state
         .experiments
-        .variant(flag, &subject, forced_variant(flag).as_deref(), pinned.as_deref())
+        .variant(flag, &subject, forced_variant(flag).as_deref(), pinned.as_deref(), count)
         .await
         .unwrap_or_else(|| "control".into())
 }
 
-/// Attributes `step` of the cart layout experiment to this visitor.
+/// Attributes `step` of the cart layout experiment to this visitor (not to forced visitors: what
+/// they did says nothing about the variant they would have been given).
 pub async fn record_step(state: &AppState, visitor: &Visitor, step: Step) {
-    if state.experiments.flag(CART_LAYOUT).is_some_and(|f| f.enabled) {
+    let Some(flag) = state.experiments.flag(CART_LAYOUT).filter(|f| f.enabled) else { return };
+    if forced_variant(CART_LAYOUT).is_none_or(|v| !flag.has_variant(&v)) {
         let subject = visitor.subject().await;
         state.experiments.convert(CART_LAYOUT, &subject, step);
     }

@@ -1,48 +1,26 @@
 //! One-time messages for shoppers without JavaScript: after a form post the API redirects back
 //! and leaves the message in a short-lived cookie; the next page shows it and clears it.
 
+use crate::cookies;
 use crate::model::Flash;
 
-pub const COOKIE: &str = "flash";
+/// Longest message kept.
+const MAX_MESSAGE_CHARS: usize = 500;
 
-/// Percent-encodes a flash for a cookie value (`kind:message`).
-pub fn encode(flash: &Flash) -> String {
-    let raw = format!("{}:{}", flash.kind, flash.message);
-    let mut out = String::with_capacity(raw.len() * 3);
-    for b in raw.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+/// The `Set-Cookie` carrying `flash` (`kind:message`) for a minute.
+pub fn cookie(flash: &Flash, secure: bool) -> Option<http::HeaderValue> {
+    let message: String = flash.message.chars().take(MAX_MESSAGE_CHARS).collect();
+    cookies::set_cookie(cookies::FLASH, &format!("{}:{message}", flash.kind), 60, secure)
 }
 
 /// Reads a cookie value back; anything malformed is ignored (the cookie is the browser's).
-pub fn decode(value: &str) -> Option<Flash> {
-    let bytes = value.as_bytes();
-    let mut raw = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if i + 2 >= bytes.len() {
-                return None;
-            }
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
-            raw.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            raw.push(bytes[i]);
-            i += 1;
-        }
-    }
-    let text = String::from_utf8(raw).ok()?;
-    let (kind, message) = text.split_once(':')?;
+pub fn parse(value: &str) -> Option<Flash> {
+    let (kind, message) = value.split_once(':')?;
     let kind = match kind {
         "ok" | "info" | "error" => kind.to_string(),
         _ => return None,
     };
-    let message: String = message.chars().take(500).collect();
+    let message: String = message.chars().filter(|c| !c.is_control()).take(MAX_MESSAGE_CHARS).collect();
     (!message.is_empty()).then_some(Flash { kind, message })
 }
 
@@ -50,14 +28,15 @@ pub fn decode(value: &str) -> Option<Flash> {
 pub fn take() -> Option<Flash> {
     use leptos::prelude::use_context;
     let parts = use_context::<http::request::Parts>()?;
-    let value = crate::cookies::get(&parts.headers, COOKIE)?;
-    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-        res.append_header(
-            http::header::SET_COOKIE,
-            http::HeaderValue::from_static("flash=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
-        );
+    let value = cookies::get(&parts.headers, cookies::FLASH)?;
+    super::visitor::mark_personal();
+    let secure = crate::state::app_state().map(|s| s.config.secure_cookies).unwrap_or(false);
+    if let (Some(res), Some(clear)) =
+        (use_context::<leptos_axum::ResponseOptions>(), cookies::set_cookie(cookies::FLASH, "", 0, secure))
+    {
+        res.append_header(http::header::SET_COOKIE, clear);
     }
-    decode(&value)
+    parse(&value)
 }
 
 #[cfg(test)]
@@ -65,12 +44,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn flashes_round_trip_and_garbage_is_ignored() {
+    fn flashes_round_trip_through_the_cookie_parser_and_garbage_is_ignored() {
         let f = Flash { kind: "error".into(), message: "Only 3 left; 100% sure; é".into() };
-        assert_eq!(decode(&encode(&f)), Some(f));
-        assert_eq!(decode("bogus"), None);
-        assert_eq!(decode("evil:hi"), None);
-        assert_eq!(decode("ok:%ZZ"), None);
-        assert_eq!(decode("ok:%4"), None);
+        let header = cookie(&f, false).unwrap();
+        let mut headers = http::HeaderMap::new();
+        let pair = header.to_str().unwrap().split(';').next().unwrap().to_string();
+        headers.insert(http::header::COOKIE, pair.parse().unwrap());
+        assert_eq!(parse(&cookies::get(&headers, cookies::FLASH).unwrap()), Some(f));
+        assert_eq!(parse("bogus"), None);
+        assert_eq!(parse("evil:hi"), None);
+        assert_eq!(parse("ok:"), None);
+        assert_eq!(parse("ok:a\r\nb").unwrap().message, "ab");
     }
 }

@@ -26,8 +26,20 @@ pub trait PaymentProvider: Send + Sync {
     async fn void(&self, authorization: &str) -> Result<(), PaymentError>;
 }
 
-/// Approves every payment up to a limit, with no outside calls.
-pub struct SimulatedPayments;
+/// Approves every payment up to a limit, with no outside calls. Like a provider's test mode, it
+/// can be told to fail the next captures (`PAYMENTS_SIMULATE_CAPTURE_FAILURES`), so the shop's
+/// handling of a capture failing after the order was placed can be seen and tested.
+#[derive(Default)]
+pub struct SimulatedPayments {
+    failing_captures: std::sync::atomic::AtomicU32,
+}
+
+impl SimulatedPayments {
+    /// A provider whose next `failing_captures` captures fail.
+    pub fn new(failing_captures: u32) -> Self {
+        SimulatedPayments { failing_captures: std::sync::atomic::AtomicU32::new(failing_captures) }
+    }
+}
 
 /// Larger amounts are declined, so the decline path can be exercised.
 pub const SIMULATED_LIMIT_CENTS: i64 = 10_000_000;
@@ -47,7 +59,12 @@ impl PaymentProvider for SimulatedPayments {
     }
 
     async fn capture(&self, _authorization: &str) -> Result<(), PaymentError> {
-        Ok(())
+        use std::sync::atomic::Ordering;
+        let failing = self.failing_captures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        match failing {
+            Ok(_) => Err(PaymentError::Unavailable),
+            Err(_) => Ok(()),
+        }
     }
 
     async fn void(&self, _authorization: &str) -> Result<(), PaymentError> {

@@ -174,9 +174,7 @@ impl Recommender {
         let Model { neighbours, best, best_by_category: by_category } = self.snapshot();
         let recent = state.event_store.recent(&subject, 100).await?;
         let cart_ids: Vec<i64> = match owner {
-            Some(owner) => {
-                super::cart::store_for(state, &owner).load(&owner).await?.lines.iter().map(|l| l.product_id).collect()
-            }
+            Some(owner) => state.carts.load(&owner).await?.cart.lines.iter().map(|l| l.product_id).collect(),
             None => vec![],
         };
         // Seeds: the context product first, then the cart, then recent signals, newer counting more.

@@ -2,8 +2,11 @@
 //!
 //! Writes go to SQL first, then to the cache; a cached copy is only replaced by a newer version
 //! (a Lua compare-and-set), so two writers finishing out of order cannot leave the older cart in
-//! the cache. A cache failure never fails the request: the cached copy is deleted instead (and if
-//! even that fails, it expires within `CACHE_TTL_SECS`). Reads fall back to SQL on a miss or error.
+//! the cache. A cache failure never fails the request: the cached copy is deleted instead; if even
+//! that fails, the owner is remembered as suspect, this instance reads that cart from SQL and
+//! retries the delete every second (`repair`), and other instances see the copy expire within
+//! `CACHE_TTL_SECS`. Reads fall back to SQL on a miss or error. Checkout never reads the copy: it
+//! reads SQL inside the order transaction.
 
 use super::cart_store::{CartOwner, CartStore, Change, LineChange, StoreError};
 use super::redis::Redis;
@@ -12,10 +15,13 @@ use crate::domain::cart::{StoredCart, StoredLine};
 use async_trait::async_trait;
 use fred::prelude::KeysInterface;
 use fred::types::scripts::Script;
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 /// Bounds how long a copy can be stale if Redis failed to take an invalidation.
 pub const CACHE_TTL_SECS: i64 = 120;
+/// Most carts remembered as suspect at once; beyond it the TTL alone bounds staleness.
+const MAX_SUSPECT: usize = 10_000;
 
 const PUT_IF_NEWER: &str = r#"
 local cur = redis.call('GET', KEYS[1])
@@ -32,11 +38,34 @@ pub struct CachedCartStore {
     sql: SqlCartStore,
     redis: Redis,
     put: Arc<Script>,
+    /// Owners whose cached copy may be stale: neither the write nor the delete reached Redis.
+    suspect: Arc<Mutex<HashSet<String>>>,
 }
 
 impl CachedCartStore {
     pub fn new(sql: SqlCartStore, redis: Redis) -> Self {
-        CachedCartStore { sql, redis, put: Arc::new(Script::from_lua(PUT_IF_NEWER)) }
+        CachedCartStore { sql, redis, put: Arc::new(Script::from_lua(PUT_IF_NEWER)), suspect: Arc::default() }
+    }
+
+    fn suspects(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.suspect.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn is_suspect(&self, owner: &CartOwner) -> bool {
+        let suspects = self.suspects();
+        !suspects.is_empty() && suspects.contains(&owner.key())
+    }
+
+    /// Retries the deletes that failed; returns how many copies are still suspect.
+    pub async fn repair(&self) -> usize {
+        let pending: Vec<String> = self.suspects().iter().cloned().collect();
+        for owner in pending {
+            let client = self.redis.pool.next();
+            if self.redis.call(client.del::<i64, _>(format!("cartcache:{owner}"))).await.is_ok() {
+                self.suspects().remove(&owner);
+            }
+        }
+        self.suspects().len()
     }
 
     fn key(owner: &CartOwner) -> String {
@@ -50,9 +79,17 @@ impl CachedCartStore {
         let client = self.redis.pool.next();
         let args = vec![json, cart.version.to_string(), CACHE_TTL_SECS.to_string()];
         let result = self.redis.call(self.put.evalsha_with_reload::<i64, _, _>(client, key.clone(), args)).await;
-        if result.is_err() {
-            metrics::counter!("shop_cart_cache_total", "result" => "write_error").increment(1);
-            self.invalidate(owner).await;
+        match result {
+            // The copy now holds this version or a newer one: no longer suspect.
+            Ok(_) => {
+                if self.is_suspect(owner) {
+                    self.suspects().remove(&owner.key());
+                }
+            }
+            Err(_) => {
+                metrics::counter!("shop_cart_cache_total", "result" => "write_error").increment(1);
+                self.invalidate(owner).await;
+            }
         }
     }
 
@@ -60,7 +97,12 @@ impl CachedCartStore {
         let key = Self::key(owner);
         let client = self.redis.pool.next();
         if self.redis.call(client.del::<i64, _>(&key)).await.is_err() {
-            tracing::warn!(owner = %owner.key(), "could not invalidate a cached cart; it expires on its own");
+            tracing::warn!(owner = %owner.key(), "could not invalidate a cached cart; reading it from SQL until it is");
+            metrics::counter!("shop_cart_cache_total", "result" => "invalidate_error").increment(1);
+            let mut suspects = self.suspects();
+            if suspects.len() < MAX_SUSPECT {
+                suspects.insert(owner.key());
+            }
         }
     }
 }
@@ -68,6 +110,9 @@ impl CachedCartStore {
 #[async_trait]
 impl CartStore for CachedCartStore {
     async fn load(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
+        if self.is_suspect(owner) {
+            return self.sql.load(owner).await;
+        }
         let client = self.redis.pool.next();
         let key = Self::key(owner);
         match self.redis.call(client.get::<Option<String>, _>(&key)).await {
@@ -117,17 +162,5 @@ impl CartStore for CachedCartStore {
             self.write_cache(owner, cart).await;
         }
         Ok(cart)
-    }
-
-    async fn take(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
-        let cart = self.sql.take(owner).await?;
-        self.invalidate(owner).await;
-        Ok(cart)
-    }
-
-    async fn put_back(&self, owner: &CartOwner, lines: &[StoredLine]) -> Result<(), StoreError> {
-        self.sql.put_back(owner, lines).await?;
-        self.invalidate(owner).await;
-        Ok(())
     }
 }

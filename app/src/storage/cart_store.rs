@@ -29,10 +29,25 @@ impl CartOwner {
     }
 }
 
+/// A cart held by an operation that must see it unchanged until it ends: an order being placed
+/// (`o:<order id>`) or a sign-in merging it into an account (`m:<user id>`). Only carts kept in
+/// Redis are claimed; SQL carts are held by the transaction's row lock instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub id: String,
+    /// When it was taken (Unix ms): a claim whose holder died is given back after a while.
+    pub since_ms: i64,
+}
+
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum StoreError {
     #[error("the cart already holds the most lines allowed")]
     CartFull,
+    #[error("the cart is held by {}", .0.id)]
+    Claimed(Claim),
+    /// The cart was ordered (as this reference) and is being emptied: it cannot change.
+    #[error("the cart was ordered as {0}")]
+    Ordered(String),
     #[error("cart storage unavailable: {0}")]
     Unavailable(String),
     #[error("cart storage failed: {0}")]
@@ -90,11 +105,4 @@ pub trait CartStore: Send + Sync {
         owner: &CartOwner,
         lines: &[StoredLine],
     ) -> Result<Option<StoredCart>, StoreError>;
-
-    /// Atomically reads and empties the cart (its version still increases): whoever takes it owns
-    /// its lines (the login merge), and nothing can be restored into it afterwards.
-    async fn take(&self, owner: &CartOwner) -> Result<StoredCart, StoreError>;
-
-    /// Puts lines back after a failed merge, adding to whatever is there now.
-    async fn put_back(&self, owner: &CartOwner, lines: &[StoredLine]) -> Result<(), StoreError>;
 }

@@ -11,7 +11,7 @@
 use super::catalog::SqlCatalog;
 use super::page_cache::PageCache;
 use super::redis::Redis;
-use crate::domain::catalog::{normalize_search, Sort};
+use crate::domain::catalog::{normalize_search, valid_slug, Sort};
 use crate::model::{Category, Listing, ProductCard, ProductDetail};
 use moka::future::Cache;
 use std::collections::{HashMap, HashSet};
@@ -24,6 +24,10 @@ type Shared<T> = Arc<T>;
 pub const CHANNEL: &str = "shop:catalog-changed";
 /// How often each instance reads the `catalog_changes` log.
 pub const FOLLOW_EVERY: Duration = Duration::from_secs(2);
+/// Most memory for cached product pages.
+const PRODUCT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// Most memory for remembered unknown slugs.
+const MISSING_CACHE_BYTES: u64 = 1024 * 1024;
 /// How far back each read of the log looks: wide enough for clock skew between instances and
 /// for transactions committing out of id order.
 const FOLLOW_WINDOW_MS: i64 = 30_000;
@@ -34,7 +38,11 @@ pub struct Catalog {
     categories: Cache<(), Shared<Vec<Category>>>,
     listings: Cache<(i64, Sort, u32), Shared<Listing>>,
     searches: Cache<(String, Sort, u32), Shared<(String, Listing)>>,
-    products: Cache<String, Option<Shared<ProductDetail>>>,
+    /// Product pages by slug, weighed in bytes.
+    products: Cache<String, Shared<ProductDetail>>,
+    /// Slugs known not to exist, apart (bounded in bytes, short-lived) so that requests for made-up
+    /// slugs cannot push real products out of `products`.
+    missing: Cache<String, ()>,
     cards: Cache<i64, Option<ProductCard>>,
     featured: Cache<u32, Shared<Vec<ProductCard>>>,
     popular: Cache<(Option<i64>, u32), Shared<Vec<ProductCard>>>,
@@ -63,7 +71,19 @@ impl Catalog {
             categories: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
             listings: Cache::builder().max_capacity(2_000).time_to_live(ttl).build(),
             searches: Cache::builder().max_capacity(2_000).time_to_live(Duration::from_secs(60)).build(),
-            products: Cache::builder().max_capacity(20_000).time_to_live(ttl).build(),
+            products: Cache::builder()
+                .weigher(|k: &String, p: &Shared<ProductDetail>| {
+                    let bytes = k.len() + p.description.len() + p.card.name.len() + p.card.image.len() + 512;
+                    bytes.try_into().unwrap_or(u32::MAX)
+                })
+                .max_capacity(PRODUCT_CACHE_BYTES)
+                .time_to_live(ttl)
+                .build(),
+            missing: Cache::builder()
+                .weigher(|k: &String, _: &()| (k.len() + 64).try_into().unwrap_or(u32::MAX))
+                .max_capacity(MISSING_CACHE_BYTES)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
             cards: Cache::builder().max_capacity(50_000).time_to_live(ttl).build(),
             featured: Cache::builder().max_capacity(4).time_to_live(ttl).build(),
             popular: Cache::builder().max_capacity(256).time_to_live(Duration::from_secs(60)).build(),
@@ -86,6 +106,9 @@ impl Catalog {
     }
 
     pub async fn category_by_slug(&self, slug: &str) -> Result<Option<Category>, sqlx::Error> {
+        if !valid_slug(slug) {
+            return Ok(None);
+        }
         Ok(self.categories().await?.iter().find(|c| c.slug == slug).cloned())
     }
 
@@ -109,13 +132,38 @@ impl Catalog {
             .map_err(unshare)
     }
 
+    /// A product page by slug. A slug that cannot be one (too long, odd characters) is not looked
+    /// up at all.
     pub async fn product_by_slug(&self, slug: &str) -> Result<Option<Shared<ProductDetail>>, sqlx::Error> {
+        if !valid_slug(slug) || self.missing.contains_key(slug) {
+            return Ok(None);
+        }
         let sql = self.sql.clone();
         let owned = slug.to_string();
-        self.products
-            .try_get_with(slug.to_string(), async move { sql.product_by_slug(&owned).await.map(|p| p.map(Arc::new)) })
-            .await
-            .map_err(unshare)
+        let loaded = self
+            .products
+            .try_get_with(slug.to_string(), async move {
+                match sql.product_by_slug(&owned).await {
+                    Ok(Some(p)) => Ok(Arc::new(p)),
+                    Ok(None) => Err(None),
+                    Err(e) => Err(Some(e)),
+                }
+            })
+            .await;
+        match loaded {
+            Ok(p) => Ok(Some(p)),
+            Err(e) => match Arc::try_unwrap(e) {
+                Ok(None) => {
+                    self.missing.insert(slug.to_string(), ()).await;
+                    Ok(None)
+                }
+                Ok(Some(e)) => Err(e),
+                Err(shared) => match shared.as_ref() {
+                    None => Ok(None),
+                    Some(e) => Err(sqlx::Error::Protocol(format!("catalogue load failed: {e}"))),
+                },
+            },
+        }
     }
 
     /// Cards of active products by id, keyed by id; unknown or retired ids are absent.
@@ -216,6 +264,13 @@ impl Catalog {
         Ok(fresh.len())
     }
 
+    /// Bytes held by the product-page cache and by the unknown-slug cache (tests, metrics).
+    pub async fn product_cache_bytes(&self) -> (u64, u64) {
+        self.products.run_pending_tasks().await;
+        self.missing.run_pending_tasks().await;
+        (self.products.weighted_size(), self.missing.weighted_size())
+    }
+
     /// Whether a product page is in the cache (for tests and the warm-up report).
     pub fn has_product(&self, slug: &str) -> bool {
         self.products.contains_key(slug)
@@ -225,7 +280,15 @@ impl Catalog {
     pub async fn invalidate_product(&self, id: i64) {
         self.cards.invalidate(&id).await;
         self.products.invalidate_all();
+        self.missing.invalidate_all();
         self.invalidate_listings();
+    }
+
+    /// Forgets the cached cards of `ids` only (their price or stock may be newer in the database).
+    pub async fn forget_cards(&self, ids: &[i64]) {
+        for id in ids {
+            self.cards.invalidate(id).await;
+        }
     }
 
     /// Forgets cached listings (their prices and stock levels), keeping per-product entries.
@@ -241,6 +304,7 @@ impl Catalog {
         self.categories.invalidate_all();
         self.cards.invalidate_all();
         self.products.invalidate_all();
+        self.missing.invalidate_all();
         self.invalidate_listings();
     }
 

@@ -3,6 +3,11 @@
 //! Recording never slows a page: `EventSink::record` puts the event on a bounded queue and
 //! returns; one writer task inserts them in batches. When the queue is full the event is
 //! dropped and counted (`shop_events_dropped_total`). At shutdown the queue is flushed.
+//!
+//! Bounded per visitor too: the same signal on the same product from one visitor counts once an
+//! hour, and a visitor records at most `MAX_PER_SUBJECT_PER_DAY` signals a day (per instance), so
+//! no visitor can flood the table the recommendations are computed from. The recompute reads at
+//! most `MAX_TRAINING_EVENTS`, the newest.
 
 use super::db::{now_ms, Db};
 use crate::domain::recs::{Interaction, Signal, DAY_MS};
@@ -12,6 +17,12 @@ use tokio::sync::{mpsc, oneshot};
 
 const BATCH: usize = 500;
 const BATCH_WAIT: Duration = Duration::from_millis(200);
+/// Signals one visitor may record in a day, per instance.
+pub const MAX_PER_SUBJECT_PER_DAY: u32 = 200;
+/// Most events one recompute of the recommendations reads (the newest).
+pub const MAX_TRAINING_EVENTS: i64 = 500_000;
+/// Visitors (and visitor-signal-product triples) remembered for those limits.
+const LIMIT_ENTRIES: u64 = 200_000;
 
 #[derive(Debug)]
 enum Msg {
@@ -30,9 +41,19 @@ enum Msg {
     Flush(oneshot::Sender<()>),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct EventSink {
     tx: mpsc::Sender<Msg>,
+    /// Signals recorded today per visitor.
+    per_subject: moka::sync::Cache<String, u32>,
+    /// (visitor, signal, product) recorded in the last hour.
+    recent: moka::sync::Cache<(String, &'static str, i64), ()>,
+}
+
+impl std::fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventSink")
+    }
 }
 
 impl EventSink {
@@ -40,10 +61,41 @@ impl EventSink {
     pub fn start(db: Db, capacity: usize) -> (EventSink, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(capacity);
         let handle = tokio::spawn(writer(db, rx));
-        (EventSink { tx }, handle)
+        let per_subject = moka::sync::Cache::builder()
+            .max_capacity(LIMIT_ENTRIES)
+            .time_to_live(Duration::from_secs(24 * 3600))
+            .build();
+        let recent =
+            moka::sync::Cache::builder().max_capacity(LIMIT_ENTRIES).time_to_live(Duration::from_secs(3600)).build();
+        (EventSink { tx, per_subject, recent }, handle)
+    }
+
+    /// Whether this visitor may record this signal now (and counts it if so).
+    fn admit(&self, subject: &str, signal: Signal, product_id: i64) -> bool {
+        if subject.len() > 80 {
+            return false;
+        }
+        let triple = (subject.to_string(), signal.as_str(), product_id);
+        if self.recent.contains_key(&triple) {
+            return false;
+        }
+        let count = self
+            .per_subject
+            .entry(subject.to_string())
+            .and_upsert_with(|e| e.map(|e| e.into_value().saturating_add(1)).unwrap_or(1))
+            .into_value();
+        if count > MAX_PER_SUBJECT_PER_DAY {
+            metrics::counter!("shop_events_limited_total").increment(1);
+            return false;
+        }
+        self.recent.insert(triple, ());
+        true
     }
 
     pub fn record(&self, subject: &str, signal: Signal, product_id: i64) {
+        if !self.admit(subject, signal, product_id) {
+            return;
+        }
         let msg = Msg::Record { subject: subject.to_string(), signal, product_id, at_ms: now_ms() };
         match self.tx.try_send(msg) {
             Ok(()) => metrics::counter!("shop_events_queued_total", "kind" => signal.as_str()).increment(1),
@@ -180,13 +232,16 @@ impl EventStore {
         Ok(out)
     }
 
-    /// Everything since `since_ms`, grouped into baskets: an order, or one shopper's day.
+    /// Everything since `since_ms` (at most `MAX_TRAINING_EVENTS`, the newest), grouped into
+    /// baskets: an order, or one shopper's day.
     pub async fn interactions(&self, since_ms: i64) -> Result<Vec<Interaction>, sqlx::Error> {
-        let rows =
-            sqlx::query("SELECT subject, kind, product_id, order_id, created_at FROM events WHERE created_at >= $1")
-                .bind(since_ms)
-                .fetch_all(&self.db.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT subject, kind, product_id, order_id, created_at FROM events WHERE created_at >= $1              ORDER BY created_at DESC LIMIT $2",
+        )
+        .bind(since_ms)
+        .bind(MAX_TRAINING_EVENTS)
+        .fetch_all(&self.db.pool)
+        .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let kind: String = r.try_get("kind")?;

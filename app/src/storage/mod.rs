@@ -2,6 +2,7 @@
 
 pub mod cached_cart;
 pub mod cart_store;
+pub mod carts;
 pub mod catalog;
 pub mod catalog_cache;
 pub mod db;

@@ -1,21 +1,34 @@
-//! Orders. Placing one is a single transaction: claim the idempotency key, take the stock with a
-//! guarded update (`stock >= quantity`, price unchanged), write the order and its lines with a
-//! price snapshot, record purchase events and, for carts kept in SQL, empty the cart. Any
-//! shortage rolls everything back.
+//! Orders. Placing one is a single transaction: take the cart's lines from the store of record
+//! (a SQL cart is locked, read and emptied right here; a Redis cart was claimed for this order),
+//! consume that cart version (`cart_orders`: one version, at most one order), take the stock with
+//! a guarded update (`stock >= quantity`), price every line from the catalogue row it locked,
+//! check that this comes to the quote the shopper confirmed, and write the order, its lines and
+//! the purchase events. Anything that does not match rolls all of it back.
 
 use super::cart_store::CartOwner;
 use super::db::{now_ms, Db};
-use super::sql_cart::{bump_version, lock_cart};
-use crate::domain::checkout::Address;
+use super::sql_cart::{bump_version, lock_cart, read_lines};
+use crate::domain::cart::StoredLine;
+use crate::domain::checkout::{totals, Address, PricedLine, Quote};
 use crate::domain::money::Currency;
-use crate::model::{OrderLineView, OrderSummary, OrderView};
+use crate::model::{AdminOrder, OrderLineView, OrderSummary, OrderView};
 use sqlx::Row;
 
-pub struct NewOrderLine {
-    pub product_id: i64,
-    pub name: String,
-    pub unit_price_cents: i64,
-    pub quantity: u32,
+/// Where an order's lines come from.
+#[derive(Clone, Debug)]
+pub enum Basket {
+    /// A cart kept in SQL: locked, read, checked and emptied inside the order transaction.
+    Sql(CartOwner),
+    /// A cart kept in Redis and claimed for this order: its lines at its version.
+    Claimed { owner: CartOwner, version: u64, lines: Vec<StoredLine> },
+}
+
+impl Basket {
+    pub fn owner(&self) -> &CartOwner {
+        match self {
+            Basket::Sql(owner) | Basket::Claimed { owner, .. } => owner,
+        }
+    }
 }
 
 pub struct NewOrder {
@@ -23,27 +36,21 @@ pub struct NewOrder {
     pub reference: String,
     pub user_id: Option<i64>,
     pub email: String,
-    pub currency: Currency,
-    pub subtotal_cents: i64,
-    pub shipping_cents: i64,
-    pub total_cents: i64,
     pub address: Address,
     pub access_token: String,
     pub idempotency_key: String,
     pub request_hash: String,
     pub payment_ref: String,
-    pub lines: Vec<NewOrderLine>,
+    /// What the shopper confirmed: the order is placed only at exactly this.
+    pub quote: Quote,
     /// Who bought, for the purchase events (`u:<id>` or `a:<anonymous id>`).
     pub subject: String,
-    /// A cart kept in SQL is emptied in the same transaction.
-    pub clear_sql_cart: Option<CartOwner>,
 }
 
-/// Not enough of a product, or its price moved since the summary was computed.
+/// Not enough of a product, or it is no longer sold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LineProblem {
     Short { product_id: i64, name: String, available: i64 },
-    PriceChanged { product_id: i64, name: String },
     Unavailable { product_id: i64, name: String },
 }
 
@@ -52,7 +59,28 @@ pub enum PlaceOutcome {
     Placed,
     /// The idempotency key already has an order.
     KeyUsed(Box<StoredOrder>),
+    /// The cart is not what the shopper confirmed: another version, or other prices.
+    Changed,
+    /// This version of the cart was already ordered (another tab, another key): the order, if
+    /// there is one (a voided version has none).
+    AlreadyOrdered(Option<String>),
+    /// The cart holds nothing to order.
+    Empty,
     Problems(Vec<LineProblem>),
+}
+
+/// Payment states of an order (`orders.payment_state`).
+pub mod payment {
+    pub const AUTHORIZED: &str = "authorized";
+    pub const CAPTURED: &str = "captured";
+    pub const CAPTURE_FAILED: &str = "capture_failed";
+}
+
+/// Order statuses shown to shoppers (`orders.status`).
+pub mod status {
+    /// Placed, payment authorised, capture not confirmed yet.
+    pub const PENDING_PAYMENT: &str = "pending_payment";
+    pub const PAID: &str = "paid";
 }
 
 /// An order with what access checks need.
@@ -62,6 +90,10 @@ pub struct StoredOrder {
     pub user_id: Option<i64>,
     pub access_token: String,
     pub request_hash: String,
+    pub payment_ref: String,
+    pub payment_state: String,
+    /// When the payment state last changed or a capture was last leased (Unix ms).
+    pub payment_updated_at: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -69,28 +101,124 @@ pub struct OrderStore {
     db: Db,
 }
 
+/// The products in `lines`, in id order (so concurrent orders lock rows in the same order).
+fn sorted(lines: &[StoredLine]) -> Vec<StoredLine> {
+    let mut lines = lines.to_vec();
+    lines.sort_by_key(|l| l.product_id);
+    lines
+}
+
 impl OrderStore {
     pub fn new(db: Db) -> Self {
         OrderStore { db }
     }
 
-    pub async fn place(&self, o: &NewOrder) -> Result<PlaceOutcome, sqlx::Error> {
+    pub async fn place(&self, o: &NewOrder, basket: &Basket) -> Result<PlaceOutcome, sqlx::Error> {
         let mut tx = self.db.begin_write().await?;
+        let owner = basket.owner().key();
+        let (version, lines, sql_cart) = match basket {
+            Basket::Sql(_) => {
+                let (cart_id, version) = lock_cart(&mut tx, &owner).await?;
+                (version as u64, read_lines(&mut tx, cart_id).await?, Some(cart_id))
+            }
+            Basket::Claimed { version, lines, .. } => (*version, lines.clone(), None),
+        };
+        if version != o.quote.version {
+            let earlier = ordered_as(&mut tx, &owner, o.quote.version).await?;
+            tx.rollback().await?;
+            return Ok(match earlier {
+                Some(order) => PlaceOutcome::AlreadyOrdered(order),
+                None => PlaceOutcome::Changed,
+            });
+        }
+        if lines.is_empty() {
+            tx.rollback().await?;
+            return Ok(PlaceOutcome::Empty);
+        }
+        // The version is consumed here, once: a second order of it conflicts.
+        let consumed = sqlx::query(
+            "INSERT INTO cart_orders (owner, version, order_id, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (owner, version) DO NOTHING",
+        )
+        .bind(&owner)
+        .bind(version as i64)
+        .bind(&o.id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if consumed == 0 {
+            let earlier = ordered_as(&mut tx, &owner, version).await?;
+            tx.rollback().await?;
+            return Ok(PlaceOutcome::AlreadyOrdered(earlier.flatten()));
+        }
+        let lines = sorted(&lines);
+        let mut problems = Vec::new();
+        let mut priced = Vec::with_capacity(lines.len());
+        let mut names = Vec::with_capacity(lines.len());
+        let mut currency = None;
+        for l in &lines {
+            let taken = sqlx::query(
+                "UPDATE products SET stock = stock - $1, popularity = popularity + $1 \
+                 WHERE id = $2 AND active = 1 AND stock >= $1 RETURNING price_cents, name, currency",
+            )
+            .bind(i64::from(l.quantity))
+            .bind(l.product_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = taken {
+                priced.push(PricedLine {
+                    product_id: l.product_id,
+                    quantity: l.quantity,
+                    unit_price_cents: row.try_get("price_cents")?,
+                });
+                names.push(row.try_get::<String, _>("name")?);
+                currency.get_or_insert(Currency::parse(&row.try_get::<String, _>("currency")?).unwrap_or_default());
+                continue;
+            }
+            let row = sqlx::query("SELECT name, stock, active FROM products WHERE id = $1")
+                .bind(l.product_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let product_id = l.product_id;
+            problems.push(match row {
+                Some(r) if r.try_get::<i64, _>("active")? == 1 => LineProblem::Short {
+                    product_id,
+                    name: r.try_get("name")?,
+                    available: r.try_get::<i64, _>("stock")?.max(0),
+                },
+                Some(r) => LineProblem::Unavailable { product_id, name: r.try_get("name")? },
+                None => LineProblem::Unavailable { product_id, name: format!("Product {product_id}") },
+            });
+        }
+        if !problems.is_empty() {
+            tx.rollback().await?;
+            return Ok(PlaceOutcome::Problems(problems));
+        }
+        let currency = currency.unwrap_or_default();
+        // Priced from the rows just locked: the order stands only at the price the shopper saw.
+        if Quote::of(version, &priced, currency) != o.quote {
+            tx.rollback().await?;
+            return Ok(PlaceOutcome::Changed);
+        }
+        let t = totals(&priced);
+        let now = now_ms();
         let claimed = sqlx::query(
             "INSERT INTO orders (id, reference, user_id, email, status, currency, subtotal_cents, shipping_cents, \
              total_cents, ship_name, ship_line1, ship_line2, ship_city, ship_postcode, ship_country, access_token, \
-             idempotency_key, request_hash, payment_ref, created_at) \
-             VALUES ($1, $2, $3, $4, 'paid', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) \
+             idempotency_key, request_hash, payment_ref, created_at, payment_state, payment_updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $20) \
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(&o.id)
         .bind(&o.reference)
         .bind(o.user_id)
         .bind(&o.email)
-        .bind(o.currency.code())
-        .bind(o.subtotal_cents)
-        .bind(o.shipping_cents)
-        .bind(o.total_cents)
+        .bind(status::PENDING_PAYMENT)
+        .bind(currency.code())
+        .bind(t.subtotal_cents)
+        .bind(t.shipping_cents)
+        .bind(t.total_cents)
         .bind(&o.address.name)
         .bind(&o.address.line1)
         .bind(&o.address.line2)
@@ -101,7 +229,8 @@ impl OrderStore {
         .bind(&o.idempotency_key)
         .bind(&o.request_hash)
         .bind(&o.payment_ref)
-        .bind(now_ms())
+        .bind(now)
+        .bind(payment::AUTHORIZED)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -110,55 +239,18 @@ impl OrderStore {
             let existing = self.by_key(&o.idempotency_key).await?;
             return Ok(match existing {
                 Some(order) => PlaceOutcome::KeyUsed(Box::new(order)),
-                // The other request rolled back between our insert and our read: report a retry.
-                None => PlaceOutcome::Problems(vec![]),
+                // The other request rolled back between our insert and our read.
+                None => PlaceOutcome::Changed,
             });
         }
-        // Products in id order, so concurrent orders lock rows in the same order.
-        let mut lines: Vec<&NewOrderLine> = o.lines.iter().collect();
-        lines.sort_by_key(|l| l.product_id);
-        let mut problems = Vec::new();
-        for l in &lines {
-            let taken = sqlx::query(
-                "UPDATE products SET stock = stock - $1, popularity = popularity + $1 \
-                 WHERE id = $2 AND active = 1 AND stock >= $1 AND price_cents = $3",
-            )
-            .bind(i64::from(l.quantity))
-            .bind(l.product_id)
-            .bind(l.unit_price_cents)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if taken == 1 {
-                continue;
-            }
-            let row = sqlx::query("SELECT stock, price_cents, active FROM products WHERE id = $1")
-                .bind(l.product_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let (product_id, name) = (l.product_id, l.name.clone());
-            problems.push(match row {
-                Some(r) if r.try_get::<i64, _>("active")? != 1 => LineProblem::Unavailable { product_id, name },
-                Some(r) if r.try_get::<i64, _>("price_cents")? != l.unit_price_cents => {
-                    LineProblem::PriceChanged { product_id, name }
-                }
-                Some(r) => LineProblem::Short { product_id, name, available: r.try_get::<i64, _>("stock")?.max(0) },
-                None => LineProblem::Unavailable { product_id, name },
-            });
-        }
-        if !problems.is_empty() {
-            tx.rollback().await?;
-            return Ok(PlaceOutcome::Problems(problems));
-        }
-        let now = now_ms();
-        for l in &lines {
+        for (l, name) in priced.iter().zip(&names) {
             sqlx::query(
                 "INSERT INTO order_lines (order_id, product_id, name, unit_price_cents, quantity, line_total_cents) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&o.id)
             .bind(l.product_id)
-            .bind(&l.name)
+            .bind(name)
             .bind(l.unit_price_cents)
             .bind(i64::from(l.quantity))
             .bind(l.unit_price_cents * i64::from(l.quantity))
@@ -172,8 +264,8 @@ impl OrderStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        if let Some(owner) = &o.clear_sql_cart {
-            let (cart_id, _) = lock_cart(&mut tx, &owner.key()).await?;
+        // The cart loses exactly what was ordered: all of it, at the version that was read.
+        if let Some(cart_id) = sql_cart {
             sqlx::query("DELETE FROM cart_items WHERE cart_id = $1").bind(cart_id).execute(&mut *tx).await?;
             bump_version(&mut tx, cart_id).await?;
         }
@@ -181,11 +273,139 @@ impl OrderStore {
         Ok(PlaceOutcome::Placed)
     }
 
+    /// What consumed `version` of `owner`'s cart: `None` if nothing, `Some(None)` if it was voided.
+    pub async fn ordered_version(
+        &self,
+        owner: &CartOwner,
+        version: u64,
+    ) -> Result<Option<Option<String>>, sqlx::Error> {
+        let row = sqlx::query("SELECT order_id FROM cart_orders WHERE owner = $1 AND version = $2")
+            .bind(owner.key())
+            .bind(version as i64)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        row.map(|r| r.try_get::<Option<String>, _>("order_id")).transpose()
+    }
+
+    /// Makes `version` of `owner`'s cart unorderable if no order has it yet (an interrupted
+    /// checkout whose claim is being given back). Returns the order that has it, if one does.
+    pub async fn void_version(&self, owner: &CartOwner, version: u64) -> Result<Option<String>, sqlx::Error> {
+        let mut tx = self.db.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO cart_orders (owner, version, order_id, created_at) VALUES ($1, $2, NULL, $3) \
+             ON CONFLICT (owner, version) DO NOTHING",
+        )
+        .bind(owner.key())
+        .bind(version as i64)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let order = if inserted == 1 { None } else { ordered_as(&mut tx, &owner.key(), version).await?.flatten() };
+        tx.commit().await?;
+        Ok(order)
+    }
+
+    /// Forgets consumed cart versions older than `max_age_ms` (their carts have moved on or gone).
+    pub async fn prune_cart_versions(&self, max_age_ms: i64) -> Result<u64, sqlx::Error> {
+        let res = sqlx::query("DELETE FROM cart_orders WHERE created_at < $1")
+            .bind(now_ms() - max_age_ms)
+            .execute(&self.db.pool)
+            .await?;
+        Ok(res.rows_affected())
+    }
+
+    /// Records the outcome of a capture attempt.
+    pub async fn record_capture(&self, id: &str, result: Result<(), String>) -> Result<(), sqlx::Error> {
+        let (state, order_status, error) = match &result {
+            Ok(()) => (payment::CAPTURED, status::PAID, String::new()),
+            Err(e) => (payment::CAPTURE_FAILED, status::PENDING_PAYMENT, e.clone()),
+        };
+        sqlx::query(
+            "UPDATE orders SET payment_state = $1, status = $2, payment_error = $3, \
+             payment_attempts = payment_attempts + 1, payment_updated_at = $4 \
+             WHERE id = $5 AND payment_state <> $6",
+        )
+        .bind(state)
+        .bind(order_status)
+        .bind(error)
+        .bind(now_ms())
+        .bind(id)
+        .bind(payment::CAPTURED)
+        .execute(&self.db.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Orders whose payment is authorised but not captured, last touched before `before_ms`,
+    /// with fewer than `max_attempts` capture attempts: (id, payment reference, last touched).
+    pub async fn uncaptured(
+        &self,
+        before_ms: i64,
+        max_attempts: i64,
+        limit: i64,
+    ) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, payment_ref, payment_updated_at FROM orders WHERE payment_state IN ($1, $2) \
+             AND payment_updated_at < $3 AND payment_attempts < $4 ORDER BY created_at LIMIT $5",
+        )
+        .bind(payment::AUTHORIZED)
+        .bind(payment::CAPTURE_FAILED)
+        .bind(before_ms)
+        .bind(max_attempts)
+        .bind(limit)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("payment_ref")?, r.try_get("payment_updated_at")?)))
+            .collect()
+    }
+
+    /// Takes the right to capture an order's payment now: only if nobody touched its payment
+    /// since `seen_ms` (compare-and-set), so two instances never capture one order at once.
+    pub async fn lease_capture(&self, id: &str, seen_ms: i64) -> Result<bool, sqlx::Error> {
+        let mut tx = self.db.begin_write().await?;
+        let leased = sqlx::query(
+            "UPDATE orders SET payment_updated_at = $1 WHERE id = $2 AND payment_updated_at = $3 AND payment_state <> $4",
+        )
+        .bind(now_ms().max(seen_ms + 1))
+        .bind(id)
+        .bind(seen_ms)
+        .bind(payment::CAPTURED)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(leased == 1)
+    }
+
+    /// For administrators: orders whose payment needs attention first, then the newest.
+    pub async fn for_admin(&self, limit: i64) -> Result<Vec<AdminOrder>, sqlx::Error> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ADMIN_COLUMNS} FROM orders \
+             ORDER BY CASE WHEN payment_state = $1 THEN 1 ELSE 0 END, created_at DESC LIMIT $2"
+        ))
+        .bind(payment::CAPTURED)
+        .bind(limit)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter().map(admin_order).collect()
+    }
+
+    /// One order as administrators see it.
+    pub async fn admin_view(&self, id: &str) -> Result<Option<AdminOrder>, sqlx::Error> {
+        let row = sqlx::query(&format!("SELECT {ADMIN_COLUMNS} FROM orders WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        row.as_ref().map(admin_order).transpose()
+    }
+
     async fn load(&self, filter: &str, value: &str) -> Result<Option<StoredOrder>, sqlx::Error> {
         let sql = format!(
             "SELECT id, reference, user_id, email, status, currency, subtotal_cents, shipping_cents, total_cents, \
              ship_name, ship_line1, ship_line2, ship_city, ship_postcode, ship_country, access_token, request_hash, \
-             created_at FROM orders WHERE {filter} = $1"
+             created_at, payment_ref, payment_state, payment_updated_at FROM orders WHERE {filter} = $1"
         );
         let Some(r) = sqlx::query(&sql).bind(value).fetch_optional(&self.db.pool).await? else { return Ok(None) };
         let id: String = r.try_get("id")?;
@@ -212,6 +432,9 @@ impl OrderStore {
             user_id: r.try_get("user_id")?,
             access_token: r.try_get("access_token")?,
             request_hash: r.try_get("request_hash")?,
+            payment_ref: r.try_get("payment_ref")?,
+            payment_state: r.try_get("payment_state")?,
+            payment_updated_at: r.try_get("payment_updated_at")?,
             view: OrderView {
                 id,
                 reference: r.try_get("reference")?,
@@ -269,4 +492,34 @@ impl OrderStore {
             })
             .collect()
     }
+}
+
+/// The order that consumed `version` of the cart `owner`: `None` if the version is unused,
+/// `Some(None)` if it was voided.
+async fn ordered_as(tx: &mut super::db::Tx, owner: &str, version: u64) -> Result<Option<Option<String>>, sqlx::Error> {
+    let row = sqlx::query("SELECT order_id FROM cart_orders WHERE owner = $1 AND version = $2")
+        .bind(owner)
+        .bind(version as i64)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.map(|r| r.try_get::<Option<String>, _>("order_id")).transpose()
+}
+
+const ADMIN_COLUMNS: &str = "id, reference, email, status, currency, total_cents, created_at, payment_state, \
+    payment_error, payment_attempts";
+
+fn admin_order(r: &sqlx::any::AnyRow) -> Result<AdminOrder, sqlx::Error> {
+    let currency: String = r.try_get("currency")?;
+    Ok(AdminOrder {
+        id: r.try_get("id")?,
+        reference: r.try_get("reference")?,
+        email: r.try_get("email")?,
+        status: r.try_get("status")?,
+        currency: Currency::parse(&currency).unwrap_or_default(),
+        total_cents: r.try_get("total_cents")?,
+        created_at: r.try_get("created_at")?,
+        payment_state: r.try_get("payment_state")?,
+        payment_error: r.try_get("payment_error")?,
+        payment_attempts: r.try_get("payment_attempts")?,
+    })
 }

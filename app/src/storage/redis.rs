@@ -2,7 +2,9 @@
 //!
 //! fred reconnects in the background forever. The breaker makes callers fail fast while Redis
 //! is down instead of each waiting for a timeout: after `FAILURES_TO_OPEN` consecutive failures
-//! it opens for `OPEN_FOR`, then lets calls through again; one success closes it.
+//! it opens for `OPEN_FOR_MS`; then it is half-open: exactly one call goes through as a probe
+//! while every other call still fails fast. The probe's success closes the breaker; its failure
+//! opens it again.
 
 use fred::prelude::{Builder, ClientLike, Config, Pool, ReconnectPolicy};
 use std::future::Future;
@@ -30,6 +32,27 @@ struct Breaker {
     failures: AtomicU32,
     open_until_ms: AtomicI64,
     open: AtomicBool,
+    /// A half-open probe is in flight.
+    probing: AtomicBool,
+}
+
+/// What the breaker lets a call do.
+enum Admission {
+    /// Closed: go ahead.
+    Pass,
+    /// Half-open, and this call is the one probe.
+    Probe(ProbeGuard),
+    /// Open, or half-open with the probe already out.
+    Refuse,
+}
+
+/// Marks the probe as finished however the call ends, even if its future is dropped.
+struct ProbeGuard(Arc<Breaker>);
+
+impl Drop for ProbeGuard {
+    fn drop(&mut self) {
+        self.0.probing.store(false, Ordering::Release);
+    }
 }
 
 #[derive(Clone)]
@@ -75,31 +98,62 @@ impl Redis {
         E: std::fmt::Display,
         F: Future<Output = Result<T, E>>,
     {
-        if self.is_open() {
-            metrics::counter!("shop_redis_errors_total", "kind" => "circuit_open").increment(1);
-            return Err(RedisError::Open);
-        }
-        match tokio::time::timeout(CALL_TIMEOUT, op).await {
+        let probe = match self.admit() {
+            Admission::Refuse => {
+                metrics::counter!("shop_redis_errors_total", "kind" => "circuit_open").increment(1);
+                return Err(RedisError::Open);
+            }
+            Admission::Pass => None,
+            Admission::Probe(guard) => Some(guard),
+        };
+        let result = match tokio::time::timeout(CALL_TIMEOUT, op).await {
             Ok(Ok(v)) => {
                 self.record_success();
                 Ok(v)
             }
             Ok(Err(e)) => {
-                self.record_failure();
+                self.record_failure(probe.is_some());
                 metrics::counter!("shop_redis_errors_total", "kind" => "command").increment(1);
                 Err(RedisError::Command(e.to_string()))
             }
             Err(_) => {
-                self.record_failure();
+                self.record_failure(probe.is_some());
                 metrics::counter!("shop_redis_errors_total", "kind" => "timeout").increment(1);
                 Err(RedisError::Timeout)
             }
+        };
+        drop(probe);
+        result
+    }
+
+    fn admit(&self) -> Admission {
+        let b = &self.breaker;
+        if !b.open.load(Ordering::Acquire) {
+            return Admission::Pass;
+        }
+        if now_ms() < b.open_until_ms.load(Ordering::Acquire) {
+            return Admission::Refuse;
+        }
+        match b.probing.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                let guard = ProbeGuard(b.clone());
+                // A probe that just failed reopened the breaker before letting go of the slot:
+                // look again now that the slot is ours.
+                if !b.open.load(Ordering::Acquire) {
+                    Admission::Pass
+                } else if now_ms() < b.open_until_ms.load(Ordering::Acquire) {
+                    Admission::Refuse
+                } else {
+                    Admission::Probe(guard)
+                }
+            }
+            Err(_) => Admission::Refuse,
         }
     }
 
-    /// True while failing fast.
+    /// True while failing fast (open, or half-open with its probe out).
     pub fn is_open(&self) -> bool {
-        self.breaker.open.load(Ordering::Relaxed) && now_ms() < self.breaker.open_until_ms.load(Ordering::Relaxed)
+        self.breaker.open.load(Ordering::Relaxed)
     }
 
     fn record_success(&self) {
@@ -110,9 +164,9 @@ impl Redis {
         }
     }
 
-    fn record_failure(&self) {
+    fn record_failure(&self, probe: bool) {
         let failures = self.breaker.failures.fetch_add(1, Ordering::Relaxed) + 1;
-        if failures >= FAILURES_TO_OPEN {
+        if probe || failures >= FAILURES_TO_OPEN {
             self.breaker.open_until_ms.store(now_ms() + OPEN_FOR_MS, Ordering::Relaxed);
             if !self.breaker.open.swap(true, Ordering::Relaxed) {
                 tracing::warn!(failures, "Redis failing; circuit opened");

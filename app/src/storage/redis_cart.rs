@@ -2,7 +2,7 @@
 //! field is a product id whose value is `quantity|price seen|position`. Each operation is one Lua
 //! script, so it runs atomically on the server: concurrent adds to one cart never lose an update.
 
-use super::cart_store::{CartOwner, CartStore, Change, LineChange, Mode, StoreError};
+use super::cart_store::{CartOwner, CartStore, Change, Claim, LineChange, Mode, StoreError};
 use super::redis::{Redis, RedisError};
 use crate::domain::cart::{StoredCart, StoredLine, MAX_QUANTITY};
 use async_trait::async_trait;
@@ -10,7 +10,7 @@ use fred::prelude::{HashesInterface, Value};
 use fred::types::scripts::Script;
 use std::sync::Arc;
 
-/// Parses `q|p|s`.
+/// Parses `q|p|s`, counts lines, and refuses to touch a claimed cart.
 const PARSE: &str = r#"
 local function parse(v)
   local q, p, s = string.match(v, '^(%d+)|(%-?%d+)|(%d+)$')
@@ -18,8 +18,20 @@ local function parse(v)
 end
 local function lines_in(key)
   local n = redis.call('HLEN', key)
-  if redis.call('HEXISTS', key, '_v') == 1 then n = n - 1 end
+  for _, f in ipairs({'_v', '_c', '_ct'}) do
+    if redis.call('HEXISTS', key, f) == 1 then n = n - 1 end
+  end
   return n
+end
+local function claimed(key)
+  local c = redis.call('HGET', key, '_c')
+  if c then return {'claimed', c, redis.call('HGET', key, '_ct') or '0'} end
+  return nil
+end
+local function with_hash(head, key)
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all do head[#head + 1] = all[i] end
+  return head
 end
 "#;
 
@@ -27,6 +39,8 @@ const CHANGE: &str = r#"
 local key, pid, mode = KEYS[1], ARGV[1], ARGV[2]
 local qty, cap, price = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local max_lines, ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
+local busy = claimed(key)
+if busy then return busy end
 local cur = redis.call('HGET', key, pid)
 local old, old_price, pos = 0, nil, nil
 if cur then old, old_price, pos = parse(cur) end
@@ -47,28 +61,29 @@ if changed then
   if want > 0 then redis.call('HSET', key, pid, want .. '|' .. price .. '|' .. (pos or v)) end
   redis.call('EXPIRE', key, ttl)
 end
-local out = {status, tostring(want), tostring(capped)}
-local all = redis.call('HGETALL', key)
-for i = 1, #all do out[#out + 1] = all[i] end
-return out
+return with_hash({status, tostring(want), tostring(capped)}, key)
 "#;
 
 const REMOVE: &str = r#"
 local key, ttl = KEYS[1], tonumber(ARGV[2])
+local busy = claimed(key)
+if busy then return busy end
 if redis.call('HDEL', key, ARGV[1]) == 1 then
   redis.call('HINCRBY', key, '_v', 1)
   redis.call('EXPIRE', key, ttl)
 end
-return redis.call('HGETALL', key)
+return with_hash({'ok'}, key)
 "#;
 
 const CLEAR: &str = r#"
 local key, ttl = KEYS[1], tonumber(ARGV[1])
+local busy = claimed(key)
+if busy then return busy end
 local v = redis.call('HINCRBY', key, '_v', 1)
 redis.call('DEL', key)
 redis.call('HSET', key, '_v', v)
 redis.call('EXPIRE', key, ttl)
-return redis.call('HGETALL', key)
+return with_hash({'ok'}, key)
 "#;
 
 const RESTORE: &str = r#"
@@ -77,35 +92,44 @@ if redis.call('EXISTS', key) == 1 then return {'no'} end
 for i = 2, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', key, '_v', 1)
 redis.call('EXPIRE', key, ttl)
-local out = {'ok'}
-local all = redis.call('HGETALL', key)
-for i = 1, #all do out[#out + 1] = all[i] end
-return out
+return with_hash({'ok'}, key)
 "#;
 
-const TAKE: &str = r#"
-local key, ttl = KEYS[1], tonumber(ARGV[1])
-local all = redis.call('HGETALL', key)
+/// Marks the cart as taken by `claim` (an order being placed, a sign-in merging it) and returns
+/// its lines. While claimed, nothing else changes it; the same claim may ask again.
+const CLAIM: &str = r#"
+local key, claim, now, expected, ttl = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local current = redis.call('HGET', key, '_c')
+if current and current ~= claim then return claimed(key) end
+local v = tonumber(redis.call('HGET', key, '_v') or '0')
+if expected >= 0 and v ~= expected then return with_hash({'changed'}, key) end
+-- No cart at all: nothing to hold (and nothing is written).
+if redis.call('EXISTS', key) == 0 then return {'ok'} end
+if not current then
+  redis.call('HSET', key, '_c', claim, '_ct', now)
+  redis.call('EXPIRE', key, ttl)
+end
+return with_hash({'ok'}, key)
+"#;
+
+/// The claim did its work (the order or the merge is committed): the lines go, the version moves on.
+const FINISH: &str = r#"
+local key, claim, ttl = KEYS[1], ARGV[1], tonumber(ARGV[2])
+if redis.call('HGET', key, '_c') ~= claim then return 'no' end
 local v = redis.call('HINCRBY', key, '_v', 1)
 redis.call('DEL', key)
 redis.call('HSET', key, '_v', v)
 redis.call('EXPIRE', key, ttl)
-return all
+return 'ok'
 "#;
 
-const PUT_BACK: &str = r#"
-local key, ttl, max = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
-local v = redis.call('HINCRBY', key, '_v', 1)
-for i = 3, #ARGV, 3 do
-  local pid, q, price = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
-  local cur = redis.call('HGET', key, pid)
-  local old, pos = 0, v
-  if cur then local o, _, p = parse(cur); old = o; pos = p end
-  local new = old + q
-  if new > max then new = max end
-  redis.call('HSET', key, pid, new .. '|' .. price .. '|' .. pos)
-end
-redis.call('EXPIRE', key, ttl)
+/// The claim came to nothing: the cart is the shopper's again (with a new version when `bump`,
+/// so a quote for the old one cannot be used).
+const RELEASE: &str = r#"
+local key, claim, bump = KEYS[1], ARGV[1], ARGV[2]
+if redis.call('HGET', key, '_c') ~= claim then return 'no' end
+redis.call('HDEL', key, '_c', '_ct')
+if bump == '1' then redis.call('HINCRBY', key, '_v', 1) end
 return 'ok'
 "#;
 
@@ -114,8 +138,9 @@ struct Scripts {
     remove: Script,
     clear: Script,
     restore: Script,
-    take: Script,
-    put_back: Script,
+    claim: Script,
+    finish: Script,
+    release: Script,
 }
 
 #[derive(Clone)]
@@ -135,15 +160,38 @@ fn script(body: &str) -> Script {
     Script::from_lua(format!("{PARSE}\n{body}"))
 }
 
-/// Turns `HGETALL` pairs into a cart, lines in the order they were first added.
-fn parse_hash(pairs: &[String]) -> Result<StoredCart, StoreError> {
+/// The SHA-1 under which Redis knows the claim-finishing script (fault tests drop it on purpose).
+pub fn finish_script_sha() -> String {
+    script(FINISH).sha1().to_string()
+}
+
+/// The SHA-1 of the claim-releasing script.
+pub fn release_script_sha() -> String {
+    script(RELEASE).sha1().to_string()
+}
+
+/// Turns `HGETALL` pairs into a cart, lines in the order they were first added, and the claim
+/// on it if there is one.
+fn parse_hash(pairs: &[String]) -> Result<(StoredCart, Option<Claim>), StoreError> {
     let mut cart = StoredCart::default();
     let mut positioned = Vec::new();
+    let (mut claim, mut since_ms) = (None, 0);
     for pair in pairs.chunks(2) {
         let [field, value] = pair else { return Err(StoreError::Backend("odd HGETALL reply".into())) };
-        if field == "_v" {
-            cart.version = value.parse().map_err(|_| StoreError::Backend("bad cart version".into()))?;
-            continue;
+        match field.as_str() {
+            "_v" => {
+                cart.version = value.parse().map_err(|_| StoreError::Backend("bad cart version".into()))?;
+                continue;
+            }
+            "_c" => {
+                claim = Some(value.clone());
+                continue;
+            }
+            "_ct" => {
+                since_ms = value.parse().unwrap_or(0);
+                continue;
+            }
+            _ => {}
         }
         let product_id: i64 = field.parse().map_err(|_| StoreError::Backend(format!("bad cart field {field}")))?;
         let mut parts = value.split('|');
@@ -157,11 +205,36 @@ fn parse_hash(pairs: &[String]) -> Result<StoredCart, StoreError> {
     }
     positioned.sort_by_key(|(pos, l)| (*pos, l.product_id));
     cart.lines = positioned.into_iter().map(|(_, l)| l).collect();
-    Ok(cart)
+    Ok((cart, claim.map(|id| Claim { id, since_ms })))
 }
 
-fn strings(values: Vec<Value>) -> Vec<String> {
-    values.into_iter().map(|v| v.as_string().unwrap_or_default()).collect()
+/// A script reply that starts with a status word; `claimed` replies become `StoreError::Claimed`.
+fn status_reply(values: Vec<Value>) -> Result<Vec<String>, StoreError> {
+    let out: Vec<String> = values.into_iter().map(|v| v.as_string().unwrap_or_default()).collect();
+    match out.first().map(String::as_str) {
+        Some("claimed") if out.len() >= 3 => {
+            Err(StoreError::Claimed(Claim { id: out[1].clone(), since_ms: out[2].parse().unwrap_or(0) }))
+        }
+        Some(_) => Ok(out),
+        None => Err(StoreError::Backend("empty reply from cart script".into())),
+    }
+}
+
+/// A cart read through a script: never claimed (the script refused otherwise).
+fn unclaimed(pairs: &[String]) -> Result<StoredCart, StoreError> {
+    match parse_hash(pairs)? {
+        (cart, None) => Ok(cart),
+        (_, Some(claim)) => Err(StoreError::Claimed(claim)),
+    }
+}
+
+/// The answer to a claim.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The cart is now held by the claim (or already was); its lines.
+    Claimed(StoredCart),
+    /// The cart is not at the expected version any more; what it holds now.
+    Changed(StoredCart),
 }
 
 impl RedisCartStore {
@@ -175,8 +248,9 @@ impl RedisCartStore {
                 remove: script(REMOVE),
                 clear: script(CLEAR),
                 restore: script(RESTORE),
-                take: script(TAKE),
-                put_back: script(PUT_BACK),
+                claim: script(CLAIM),
+                finish: script(FINISH),
+                release: script(RELEASE),
             }),
         }
     }
@@ -189,19 +263,65 @@ impl RedisCartStore {
         let client = self.redis.pool.next();
         Ok(self.redis.call(script.evalsha_with_reload::<Vec<Value>, _, _>(client, key, args)).await?)
     }
+
+    async fn eval_word(&self, script: &Script, key: String, args: Vec<String>) -> Result<bool, StoreError> {
+        let client = self.redis.pool.next();
+        let word: String = self.redis.call(script.evalsha_with_reload::<String, _, _>(client, key, args)).await?;
+        Ok(word == "ok")
+    }
+
+    /// The cart and the claim on it, if any.
+    pub async fn read(&self, owner: &CartOwner) -> Result<(StoredCart, Option<Claim>), StoreError> {
+        let client = self.redis.pool.next();
+        let pairs: std::collections::HashMap<String, String> =
+            self.redis.call(client.hgetall(Self::key(owner))).await?;
+        let flat: Vec<String> = pairs.into_iter().flat_map(|(k, v)| [k, v]).collect();
+        parse_hash(&flat)
+    }
+
+    /// Takes the cart for `claim_id` if it is at `expected_version` (any version when `None`).
+    /// A cart held by another claim answers `StoreError::Claimed`.
+    pub async fn claim(
+        &self,
+        owner: &CartOwner,
+        claim_id: &str,
+        expected_version: Option<u64>,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let expected = expected_version.map(|v| v as i64).unwrap_or(-1);
+        let args = vec![
+            claim_id.to_string(),
+            crate::storage::db::now_ms().to_string(),
+            expected.to_string(),
+            self.ttl_secs.to_string(),
+        ];
+        let out = status_reply(self.eval(&self.scripts.claim, Self::key(owner), args).await?)?;
+        let (cart, _) = parse_hash(&out[1..])?;
+        Ok(match out[0].as_str() {
+            "changed" => ClaimOutcome::Changed(cart),
+            _ => ClaimOutcome::Claimed(cart),
+        })
+    }
+
+    /// Empties a cart held by `claim_id` and moves its version on; false when it is not held by it.
+    pub async fn finish_claim(&self, owner: &CartOwner, claim_id: &str) -> Result<bool, StoreError> {
+        self.eval_word(&self.scripts.finish, Self::key(owner), vec![claim_id.into(), self.ttl_secs.to_string()]).await
+    }
+
+    /// Gives a cart held by `claim_id` back unchanged (with a new version when `bump`).
+    pub async fn release_claim(&self, owner: &CartOwner, claim_id: &str, bump: bool) -> Result<bool, StoreError> {
+        let args = vec![claim_id.into(), if bump { "1" } else { "0" }.into()];
+        self.eval_word(&self.scripts.release, Self::key(owner), args).await
+    }
 }
 
 #[async_trait]
 impl CartStore for RedisCartStore {
+    /// A claimed cart answers `StoreError::Claimed`: use `read` to see it anyway.
     async fn load(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
-        let client = self.redis.pool.next();
-        let pairs: Vec<(String, String)> = self
-            .redis
-            .call(client.hgetall(Self::key(owner)))
-            .await
-            .map(|m: std::collections::HashMap<String, String>| m.into_iter().collect())?;
-        let flat: Vec<String> = pairs.into_iter().flat_map(|(k, v)| [k, v]).collect();
-        parse_hash(&flat)
+        match self.read(owner).await? {
+            (cart, None) => Ok(cart),
+            (_, Some(claim)) => Err(StoreError::Claimed(claim)),
+        }
     }
 
     async fn change(&self, owner: &CartOwner, change: LineChange) -> Result<Change, StoreError> {
@@ -218,27 +338,27 @@ impl CartStore for RedisCartStore {
             max_lines.to_string(),
             self.ttl_secs.to_string(),
         ];
-        let out = strings(self.eval(&self.scripts.change, Self::key(owner), args).await?);
+        let out = status_reply(self.eval(&self.scripts.change, Self::key(owner), args).await?)?;
         if out.len() < 3 {
             return Err(StoreError::Backend("short reply from cart script".into()));
         }
         if out[0] == "full" {
             return Err(StoreError::CartFull);
         }
-        let cart = parse_hash(&out[3..])?;
+        let cart = unclaimed(&out[3..])?;
         Ok(Change { cart, quantity: out[1].parse().unwrap_or(0), capped: out[2] == "1" })
     }
 
     async fn remove(&self, owner: &CartOwner, product_id: i64) -> Result<StoredCart, StoreError> {
-        let out = self
-            .eval(&self.scripts.remove, Self::key(owner), vec![product_id.to_string(), self.ttl_secs.to_string()])
-            .await?;
-        parse_hash(&strings(out))
+        let args = vec![product_id.to_string(), self.ttl_secs.to_string()];
+        let out = status_reply(self.eval(&self.scripts.remove, Self::key(owner), args).await?)?;
+        unclaimed(&out[1..])
     }
 
     async fn clear(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
-        let out = self.eval(&self.scripts.clear, Self::key(owner), vec![self.ttl_secs.to_string()]).await?;
-        parse_hash(&strings(out))
+        let out =
+            status_reply(self.eval(&self.scripts.clear, Self::key(owner), vec![self.ttl_secs.to_string()]).await?)?;
+        unclaimed(&out[1..])
     }
 
     async fn restore_if_pristine(
@@ -251,31 +371,11 @@ impl CartStore for RedisCartStore {
             args.push(l.product_id.to_string());
             args.push(format!("{}|{}|{}", l.quantity.min(MAX_QUANTITY), l.price_cents, i));
         }
-        let out = strings(self.eval(&self.scripts.restore, Self::key(owner), args).await?);
-        if out.first().map(String::as_str) != Some("ok") {
+        let out = status_reply(self.eval(&self.scripts.restore, Self::key(owner), args).await?)?;
+        if out[0] != "ok" {
             return Ok(None);
         }
-        parse_hash(&out[1..]).map(Some)
-    }
-
-    async fn take(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
-        let out = self.eval(&self.scripts.take, Self::key(owner), vec![self.ttl_secs.to_string()]).await?;
-        parse_hash(&strings(out))
-    }
-
-    async fn put_back(&self, owner: &CartOwner, lines: &[StoredLine]) -> Result<(), StoreError> {
-        if lines.is_empty() {
-            return Ok(());
-        }
-        let mut args = vec![self.ttl_secs.to_string(), MAX_QUANTITY.to_string()];
-        for l in lines {
-            args.extend([l.product_id.to_string(), l.quantity.to_string(), l.price_cents.to_string()]);
-        }
-        let client = self.redis.pool.next();
-        self.redis
-            .call(self.scripts.put_back.evalsha_with_reload::<String, _, _>(client, Self::key(owner), args))
-            .await?;
-        Ok(())
+        unclaimed(&out[1..]).map(Some)
     }
 }
 
@@ -286,10 +386,16 @@ mod tests {
     #[test]
     fn hash_replies_become_ordered_carts() {
         let pairs: Vec<String> = ["_v", "5", "12", "2|999|3", "7", "1|150|1"].iter().map(|s| s.to_string()).collect();
-        let cart = parse_hash(&pairs).unwrap();
+        let (cart, claim) = parse_hash(&pairs).unwrap();
+        assert_eq!(claim, None);
         assert_eq!(cart.version, 5);
         assert_eq!(cart.lines[0], StoredLine { product_id: 7, quantity: 1, price_cents: 150 });
         assert_eq!(cart.lines[1], StoredLine { product_id: 12, quantity: 2, price_cents: 999 });
         assert!(parse_hash(&["x".to_string(), "1|1|1".to_string()]).is_err());
+        let claimed: Vec<String> =
+            ["_v", "2", "_c", "o:abc", "_ct", "17", "7", "1|150|1"].iter().map(|s| s.to_string()).collect();
+        let (cart, claim) = parse_hash(&claimed).unwrap();
+        assert_eq!(claim, Some(Claim { id: "o:abc".into(), since_ms: 17 }));
+        assert_eq!(cart.lines.len(), 1);
     }
 }

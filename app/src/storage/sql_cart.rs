@@ -68,7 +68,7 @@ fn line_from_row(row: &sqlx::any::AnyRow) -> Result<StoredLine, sqlx::Error> {
     })
 }
 
-/// Adds `lines` to a locked cart, capping each at the per-line maximum (used by merge and put-back).
+/// Adds `lines` to a locked cart, capping each at the per-line maximum (a restore).
 pub(crate) async fn add_lines(tx: &mut Tx, cart_id: i64, lines: &[StoredLine]) -> Result<(), sqlx::Error> {
     for (i, l) in lines.iter().enumerate() {
         let position = now_ms() * 1000 + i as i64;
@@ -243,38 +243,14 @@ impl CartStore for SqlCartStore {
         tx.commit().await?;
         Ok(Some(StoredCart { lines, version: version as u64 }))
     }
-
-    async fn take(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
-        let mut tx = self.db.begin_write().await?;
-        let (cart_id, _) = lock_cart(&mut tx, &owner.key()).await?;
-        let lines = read_lines(&mut tx, cart_id).await?;
-        sqlx::query("DELETE FROM cart_items WHERE cart_id = $1").bind(cart_id).execute(&mut *tx).await?;
-        // The emptied cart keeps a higher version: no longer pristine, so a stale browser copy
-        // cannot be restored into it after a merge.
-        let version = bump_version(&mut tx, cart_id).await?;
-        tx.commit().await?;
-        Ok(StoredCart { lines, version: version as u64 })
-    }
-
-    async fn put_back(&self, owner: &CartOwner, lines: &[StoredLine]) -> Result<(), StoreError> {
-        if lines.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.db.begin_write().await?;
-        let (cart_id, _) = lock_cart(&mut tx, &owner.key()).await?;
-        add_lines(&mut tx, cart_id, lines).await?;
-        bump_version(&mut tx, cart_id).await?;
-        tx.commit().await?;
-        Ok(())
-    }
 }
 
 /// Where the guest's lines come from in a merge.
 pub enum GuestLines {
     /// The guest cart is in these SQL tables: take it inside the merge transaction.
     InSql(CartOwner),
-    /// Already taken from another store (Redis).
-    Taken(Vec<StoredLine>),
+    /// Claimed in another store (Redis) for this merge: its lines at its version.
+    Claimed { lines: Vec<StoredLine>, version: u64 },
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -304,29 +280,33 @@ impl SqlCartStore {
         let mut tx = self.db.begin_write().await?;
         // Account first, then guest: every merge locks in this order, so merges cannot deadlock.
         let (user_cart, _) = lock_cart(&mut tx, &CartOwner::User(user_id).key()).await?;
-        let guest = match &source {
+        let (guest, guest_version) = match &source {
             GuestLines::InSql(owner) => {
-                let (guest_cart, _) = lock_cart(&mut tx, &owner.key()).await?;
-                Some(guest_cart)
+                let (guest_cart, version) = lock_cart(&mut tx, &owner.key()).await?;
+                (Some(guest_cart), version)
             }
-            GuestLines::Taken(_) => None,
+            GuestLines::Claimed { version, .. } => (None, *version as i64),
         };
         let guest_lines = match (&source, guest) {
             (GuestLines::InSql(_), Some(guest_cart)) => read_lines(&mut tx, guest_cart).await?,
-            (GuestLines::Taken(lines), _) => lines.clone(),
+            (GuestLines::Claimed { lines, .. }, _) => lines.clone(),
             _ => vec![],
         };
         if guest_lines.is_empty() {
             tx.rollback().await?;
             return Ok(MergeOutcome::Nothing);
         }
+        // One merge per version of the guest cart: the same version again (double submit, another
+        // tab, a retry) changes nothing; lines added to it later are a new version, merged anew.
         let recorded = sqlx::query(
-            "INSERT INTO cart_merges (guest_owner, user_id, merged_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (guest_owner) DO NOTHING",
+            "INSERT INTO cart_merges (guest_owner, user_id, merged_at, guest_version) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (guest_owner) DO UPDATE SET user_id = excluded.user_id, merged_at = excluded.merged_at, \
+             guest_version = excluded.guest_version WHERE cart_merges.guest_version <> excluded.guest_version",
         )
         .bind(guest_key)
         .bind(user_id)
         .bind(now_ms())
+        .bind(guest_version)
         .execute(&mut *tx)
         .await?
         .rows_affected();

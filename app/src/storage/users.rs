@@ -78,6 +78,22 @@ impl UserStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    /// Records that the account signed out now (account cookies issued before no longer count).
+    pub async fn mark_signed_out(&self, id: i64) -> Result<(), sqlx::Error> {
+        let mut tx = self.db.begin_write().await?;
+        sqlx::query("UPDATE users SET signed_out_at = $1 WHERE id = $2")
+            .bind(now_ms())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// When the account last signed out (Unix ms; 0 if never), `None` if there is no such account.
+    pub async fn signed_out_at(&self, id: i64) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT signed_out_at FROM users WHERE id = $1").bind(id).fetch_optional(&self.db.pool).await
+    }
+
     pub async fn set_role(&self, email: &str, role: &str) -> Result<bool, sqlx::Error> {
         let res = sqlx::query("UPDATE users SET role = $1 WHERE email = $2")
             .bind(role)

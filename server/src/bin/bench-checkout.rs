@@ -1,6 +1,6 @@
 //! Place-order throughput and latency with 16 concurrent buyers (guest checkout: one add to
-//! cart, then the timed place-order call), on SQLite by default or on the database in
-//! `BENCH_DATABASE_URL`. Run: `cargo run --release -p server --bin bench-checkout -- [seconds] [buyers]`.
+//! cart and the checkout summary that gives the quote to confirm, then the timed place-order
+//! call), on SQLite by default or on the database in `BENCH_DATABASE_URL`. Run: `cargo run --release -p server --bin bench-checkout -- [seconds] [buyers]`.
 
 use server::{bench, loadgen};
 use std::time::{Duration, Instant};
@@ -25,13 +25,15 @@ async fn main() {
     for _ in 0..buyers {
         clients.push(shop.shopper().await);
     }
-    let (add_url, place_url) = (shop.url("/api/cart/add"), shop.url("/api/checkout/place"));
-    println!("{buyers} buyers, {secs} s after a 2 s warm-up; each order: one add to cart (untimed), then place order (timed)");
+    let (add_url, summary_url, place_url) =
+        (shop.url("/api/cart/add"), shop.url("/api/checkout/summary"), shop.url("/api/checkout/place"));
+    println!("{buyers} buyers, {secs} s after a 2 s warm-up; each order: one add to cart and the summary (untimed), then place order (timed)");
     let start = Instant::now();
     let (warm_until, end) = (start + Duration::from_secs(2), start + Duration::from_secs(2 + secs));
     let mut tasks = Vec::new();
     for (w, http) in clients.into_iter().enumerate() {
-        let (add_url, place_url, ids) = (add_url.clone(), place_url.clone(), ids.clone());
+        let (add_url, summary_url, place_url, ids) =
+            (add_url.clone(), summary_url.clone(), place_url.clone(), ids.clone());
         tasks.push(tokio::spawn(async move {
             let mut hist = loadgen::new_histogram();
             let (mut errors, mut i) = (0u64, 0usize);
@@ -39,9 +41,19 @@ async fn main() {
                 let pid = ids[(w * 7 + i) % ids.len()];
                 i += 1;
                 bench::post_ok(&http, &add_url, format!("product_id={pid}&quantity=1")).await;
+                let summary: serde_json::Value = match http
+                    .post(&summary_url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .send()
+                    .await
+                {
+                    Ok(r) => r.json().await.unwrap_or_default(),
+                    Err(_) => serde_json::Value::Null,
+                };
                 let body = format!(
-                    "idempotency_key={}&email=bench%40example.com&name=Bench+Buyer&line1=1+Main+St&city=Springfield&postcode=12345&country=US",
-                    uuid::Uuid::new_v4()
+                    "idempotency_key={}&quote={}&email=bench%40example.com&name=Bench+Buyer&line1=1+Main+St&city=Springfield&postcode=12345&country=US",
+                    uuid::Uuid::new_v4(),
+                    summary["quote"].as_str().unwrap_or_default()
                 );
                 let t0 = Instant::now();
                 let ok = bench::post_ok(&http, &place_url, body).await;

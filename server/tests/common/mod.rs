@@ -104,6 +104,22 @@ impl RedisServer {
         }
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open but nothing is answered, as a Redis
+    /// stuck on a slow disk or a full network looks to the shop.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        let ok = Command::new("kill").args([sig, &pid]).status().expect("kill").success();
+        assert!(ok, "kill {sig} {pid}");
+    }
+
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "already running");
         let child = Command::new("redis-server")
@@ -125,7 +141,238 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
+        if let Some(child) = &self.child {
+            // Continue a paused server first, so it goes away at once.
+            let _ = Command::new("kill").args(["-CONT", &child.id().to_string()]).status();
+        }
         self.stop();
+    }
+}
+
+/// Which Redis commands a `RedisProxy` answers with an error instead of forwarding: it gets the
+/// command and its arguments (`["EVALSHA", sha, "1", key, ...]`).
+pub type DropRule = Box<dyn Fn(&[String]) -> bool + Send + Sync>;
+
+/// A TCP proxy in front of a real redis-server that understands RESP and can make chosen
+/// commands fail (it answers `-ERR dropped by the test proxy` instead of forwarding them), as a
+/// Redis that failed one step looks to the shop. Everything else reaches the real server.
+pub struct RedisProxy {
+    pub port: u16,
+    rule: std::sync::Arc<std::sync::Mutex<Option<DropRule>>>,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RedisProxy {
+    pub async fn start(target_port: u16) -> RedisProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let rule: std::sync::Arc<std::sync::Mutex<Option<DropRule>>> = Default::default();
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (r, d) = (rule.clone(), dropped.clone());
+        let task = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((client, _)) = listener.accept().await else { continue };
+                let (rule, dropped) = (r.clone(), d.clone());
+                connections.spawn(async move {
+                    if let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await {
+                        let _ = resp_proxy::relay(client, server, rule, dropped).await;
+                    }
+                });
+            }
+        });
+        RedisProxy { port, rule, dropped, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// From now on, commands for which `rule` is true fail.
+    pub fn fail_when(&self, rule: impl Fn(&[String]) -> bool + Send + Sync + 'static) {
+        *self.rule.lock().unwrap() = Some(Box::new(rule));
+    }
+
+    /// Every command is forwarded again.
+    pub fn heal(&self) {
+        *self.rule.lock().unwrap() = None;
+    }
+
+    /// How many commands were made to fail so far.
+    pub fn dropped(&self) -> usize {
+        self.dropped.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for RedisProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// `EVALSHA` of the script `sha` (on any key).
+pub fn is_script(args: &[String], sha: &str) -> bool {
+    args.first().is_some_and(|c| c.eq_ignore_ascii_case("evalsha")) && args.get(1).is_some_and(|s| s == sha)
+}
+
+/// A command whose first key starts with `prefix` (for `EVALSHA`/`EVAL`, the first key after the
+/// key count; otherwise the first argument).
+pub fn on_key(args: &[String], prefix: &str) -> bool {
+    let key = match args.first().map(|c| c.to_ascii_uppercase()).as_deref() {
+        Some("EVALSHA") | Some("EVAL") => args.get(3),
+        _ => args.get(1),
+    };
+    key.is_some_and(|k| k.starts_with(prefix))
+}
+
+mod resp_proxy {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpStream;
+
+    type Rule = Arc<Mutex<Option<super::DropRule>>>;
+
+    /// One RESP value, read whole; returns its raw bytes (and, for a command, its strings).
+    async fn read_value<R: tokio::io::AsyncBufRead + Unpin>(
+        r: &mut R,
+        raw: &mut Vec<u8>,
+        strings: &mut Vec<String>,
+    ) -> std::io::Result<()> {
+        let mut line = Vec::new();
+        if r.read_until(b'\n', &mut line).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        raw.extend_from_slice(&line);
+        let head = line[0];
+        let text = String::from_utf8_lossy(&line[1..]).trim_end().to_string();
+        match head {
+            b'$' | b'=' | b'!' => {
+                let n: i64 = text.parse().unwrap_or(-1);
+                if n >= 0 {
+                    let mut buf = vec![0u8; n as usize + 2];
+                    r.read_exact(&mut buf).await?;
+                    raw.extend_from_slice(&buf);
+                    strings.push(String::from_utf8_lossy(&buf[..n as usize]).to_string());
+                }
+            }
+            b'*' | b'~' | b'>' => {
+                for _ in 0..text.parse::<i64>().unwrap_or(0).max(0) {
+                    Box::pin(read_value(r, raw, strings)).await?;
+                }
+            }
+            b'%' | b'|' => {
+                for _ in 0..text.parse::<i64>().unwrap_or(0).max(0) * 2 {
+                    Box::pin(read_value(r, raw, strings)).await?;
+                }
+            }
+            _ => strings.push(text),
+        }
+        Ok(())
+    }
+
+    pub async fn relay(
+        client: TcpStream,
+        server: TcpStream,
+        rule: Rule,
+        dropped: Arc<AtomicUsize>,
+    ) -> std::io::Result<()> {
+        let (client_read, mut client_write) = client.into_split();
+        let (server_read, mut server_write) = server.into_split();
+        let (mut from_client, mut from_server) = (BufReader::new(client_read), BufReader::new(server_read));
+        loop {
+            let (mut raw, mut args) = (Vec::new(), Vec::new());
+            read_value(&mut from_client, &mut raw, &mut args).await?;
+            let verb = args.first().map(|a| a.to_ascii_uppercase()).unwrap_or_default();
+            if verb.ends_with("SUBSCRIBE") {
+                // Pub/sub: from here on the connection is a plain pipe.
+                server_write.write_all(&raw).await?;
+                let up = tokio::io::copy(&mut from_client, &mut server_write);
+                let down = tokio::io::copy(&mut from_server, &mut client_write);
+                let _ = tokio::join!(up, down);
+                return Ok(());
+            }
+            let drop_it = rule.lock().unwrap().as_ref().is_some_and(|r| r(&args));
+            if drop_it {
+                dropped.fetch_add(1, Ordering::SeqCst);
+                client_write.write_all(b"-ERR dropped by the test proxy\r\n").await?;
+                continue;
+            }
+            server_write.write_all(&raw).await?;
+            let (mut reply, mut _strings) = (Vec::new(), Vec::new());
+            read_value(&mut from_server, &mut reply, &mut _strings).await?;
+            client_write.write_all(&reply).await?;
+        }
+    }
+}
+
+/// Counts panics anywhere in this test process (handlers run in it), so a test can assert that
+/// hostile input panicked nothing, even where a panic was caught and answered.
+pub fn panic_counter() -> &'static std::sync::atomic::AtomicUsize {
+    static COUNT: std::sync::OnceLock<&'static std::sync::atomic::AtomicUsize> = std::sync::OnceLock::new();
+    COUNT.get_or_init(|| {
+        let count: &'static std::sync::atomic::AtomicUsize =
+            Box::leak(Box::new(std::sync::atomic::AtomicUsize::new(0)));
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            previous(info);
+        }));
+        count
+    })
+}
+
+/// This process's resident memory, in bytes (Linux).
+pub fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    pages * 4096
+}
+
+/// A real failure inside the SQL merge: writing `product_id` into an account cart raises.
+pub async fn install_merge_failure(s: &TestServer, backend: Backend, product_id: i64) {
+    let pool = &s.state.db.pool;
+    match backend {
+        Backend::Sqlite => {
+            sqlx::query(&format!(
+                "CREATE TRIGGER fail_merge BEFORE INSERT ON cart_items WHEN NEW.product_id = {product_id} \
+                 AND NEW.cart_id IN (SELECT id FROM carts WHERE owner LIKE 'u:%') \
+                 BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+            ))
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        Backend::Postgres => {
+            sqlx::query(&format!(
+                "CREATE FUNCTION fail_merge() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.product_id = {product_id} AND EXISTS (SELECT 1 FROM carts WHERE id = NEW.cart_id AND owner LIKE 'u:%') \
+                 THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+            ))
+            .execute(pool)
+            .await
+            .unwrap();
+            sqlx::query(
+                "CREATE TRIGGER fail_merge BEFORE INSERT ON cart_items FOR EACH ROW EXECUTE FUNCTION fail_merge()",
+            )
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+pub async fn remove_merge_failure(s: &TestServer, backend: Backend) {
+    let pool = &s.state.db.pool;
+    match backend {
+        Backend::Sqlite => {
+            sqlx::query("DROP TRIGGER fail_merge").execute(pool).await.unwrap();
+        }
+        Backend::Postgres => {
+            sqlx::query("DROP TRIGGER fail_merge ON cart_items").execute(pool).await.unwrap();
+            sqlx::query("DROP FUNCTION fail_merge()").execute(pool).await.unwrap();
+        }
     }
 }
 
@@ -298,20 +545,25 @@ pub struct Setup {
     pub server: TestServer,
     pub backend: Backend,
     _db: TestDb,
-    _redis: Option<RedisServer>,
+    pub redis: Option<RedisServer>,
 }
 
 pub async fn setup(kind: Kind) -> Setup {
+    setup_with(kind, &[]).await
+}
+
+/// `setup` with extra settings (`("PAYMENTS_SIMULATE_CAPTURE_FAILURES", "1")`...).
+pub async fn setup_with(kind: Kind, extra: &[(&str, &str)]) -> Setup {
     match kind {
         Kind::Embedded => {
             let db = database(Backend::Sqlite).await;
-            Setup { server: spawn(&db.url, None).await, backend: Backend::Sqlite, _db: db, _redis: None }
+            Setup { server: spawn_with(&db.url, None, extra).await, backend: Backend::Sqlite, _db: db, redis: None }
         }
         Kind::Scaled => {
             let db = database(Backend::Postgres).await;
             let redis = RedisServer::start();
-            let server = spawn(&db.url, Some(&redis.url())).await;
-            Setup { server, backend: Backend::Postgres, _db: db, _redis: Some(redis) }
+            let server = spawn_with(&db.url, Some(&redis.url()), extra).await;
+            Setup { server, backend: Backend::Postgres, _db: db, redis: Some(redis) }
         }
     }
 }
