@@ -13,7 +13,7 @@ use app::storage::db::{Db, Dialect};
 use app::storage::events::{EventSink, EventStore};
 use app::storage::experiments::ExperimentStore;
 use app::storage::orders::OrderStore;
-use app::storage::rate_limit::{FailureCounter, RedisCounter, SqlCounter};
+use app::storage::rate_limit::{FailureCounter, MemoryCounter, RedisCounter, SqlCounter};
 use app::storage::redis::Redis;
 use app::storage::session_store::{GuardedRedisStore, ShopSessionStore, SqlSessionStore};
 use app::storage::sql_cart::SqlCartStore;
@@ -82,9 +82,13 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         config.session_inactivity.as_secs() as i64,
         orders.clone(),
     );
-    let login_failures: Arc<dyn FailureCounter> = match &redis {
-        Some(r) => Arc::new(RedisCounter::new(r.clone())),
-        None => Arc::new(SqlCounter::new(db.clone())),
+    // Sign-in counters are shared by every instance: in Redis when there is one, else in the
+    // database when it is PostgreSQL (instances may share it). The embedded SQLite shop is one
+    // process, so it counts in memory and spends none of SQLite's single writer on it.
+    let login_failures: Arc<dyn FailureCounter> = match (&redis, db.dialect) {
+        (Some(r), _) => Arc::new(RedisCounter::new(r.clone())),
+        (None, Dialect::Postgres) => Arc::new(SqlCounter::new(db.clone())),
+        (None, Dialect::Sqlite) => Arc::new(MemoryCounter::default()),
     };
     let leptos_options = leptos_options(&config);
     let users = UserStore::new(db.clone());

@@ -206,9 +206,7 @@ pub async fn login(state: &AppState, visitor: &Visitor, email: &str, password: S
         return Err(AppError::Unauthorized(WRONG.into()));
     };
     counters.undo(&ip_key).await;
-    for key in [&pair_key, &account_key, &gate_key] {
-        counters.reset(key).await;
-    }
+    counters.reset_all(&[&pair_key, &account_key, &gate_key]).await;
     metrics::counter!("shop_auth_total", "op" => "login", "outcome" => "ok").increment(1);
     sign_in(state, visitor, &user).await
 }

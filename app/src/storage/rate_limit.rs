@@ -2,8 +2,9 @@
 //! per account). Every attempt is counted *before* it is checked, in one atomic step (one Redis
 //! script, one SQL statement), so concurrent attempts each see their own count and a burst cannot
 //! all slip under the limit. A window always gets its expiry in that same step, so a key can never
-//! be left counting forever. In Redis when configured (every instance sees the same counts), in the
-//! database otherwise; if that store is down, counting falls back to this process's memory rather
+//! be left counting forever. In Redis when configured (every instance sees the same counts), in
+//! PostgreSQL otherwise, in memory for the embedded one-process shop; if the shared store is
+//! down, counting falls back to this process's memory rather
 //! than either failing sign-ins or letting guessing run unchecked. The database counter keeps a
 //! note of keys already over their limit, so a flood of refused attempts costs no writes.
 
@@ -32,6 +33,13 @@ pub trait FailureCounter: Send + Sync {
     async fn undo(&self, key: &str);
     async fn get(&self, key: &str) -> Window;
     async fn reset(&self, key: &str);
+
+    /// Forgets several keys (a successful sign-in clears its counters at once).
+    async fn reset_all(&self, keys: &[&str]) {
+        for key in keys {
+            self.reset(key).await;
+        }
+    }
 }
 
 /// Most keys the memory counter holds; the least used go first when it is full.
@@ -183,10 +191,16 @@ impl FailureCounter for RedisCounter {
     }
 
     async fn reset(&self, key: &str) {
-        let k = Self::key(key);
+        self.reset_all(&[key]).await;
+    }
+
+    async fn reset_all(&self, keys: &[&str]) {
+        let names: Vec<String> = keys.iter().map(|k| Self::key(k)).collect();
         let client = self.redis.pool.next();
-        let _ = self.redis.call(async { client.del::<(), _>(&k).await }).await;
-        self.fallback.reset(key).await;
+        let _ = self.redis.call(async { client.del::<(), _>(names).await }).await;
+        for key in keys {
+            self.fallback.reset(key).await;
+        }
     }
 }
 
@@ -261,6 +275,8 @@ impl FailureCounter for SqlCounter {
     }
 
     async fn undo(&self, key: &str) {
+        // The key may be under its limit again.
+        self.over.invalidate(key);
         let result = async {
             let mut tx = self.db.begin_write().await?;
             sqlx::query("UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND count > 0")
@@ -293,14 +309,26 @@ impl FailureCounter for SqlCounter {
     }
 
     async fn reset(&self, key: &str) {
-        self.over.invalidate(key);
+        self.reset_all(&[key]).await;
+    }
+
+    async fn reset_all(&self, keys: &[&str]) {
+        let placeholders: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("DELETE FROM rate_limits WHERE key IN ({})", placeholders.join(", "));
         let result = async {
+            let mut query = sqlx::query(&sql);
+            for key in keys {
+                query = query.bind(*key);
+            }
             let mut tx = self.db.begin_write().await?;
-            sqlx::query("DELETE FROM rate_limits WHERE key = $1").bind(key).execute(&mut *tx).await?;
+            query.execute(&mut *tx).await?;
             tx.commit().await
         };
         let _ = result.await;
-        self.fallback.reset(key).await;
+        for key in keys {
+            self.over.invalidate(*key);
+            self.fallback.reset(key).await;
+        }
     }
 }
 
