@@ -42,9 +42,16 @@ pub struct Account {
 /// One visitor's cookies, kept by hand so each journey can start as a new visitor without a new
 /// connection pool.
 #[derive(Default)]
-struct Cookies(BTreeMap<String, String>);
+struct Cookies(BTreeMap<String, String>, Option<String>);
 
 impl Cookies {
+    /// A browser at `address`: sent as `X-Forwarded-For`, which a shop started with
+    /// `TRUST_PROXY=true` takes as the client's address (each shopper is a different person, so
+    /// per-address sign-in limits apply to each, as they would in the field).
+    fn at(address: String) -> Cookies {
+        Cookies(BTreeMap::new(), Some(address))
+    }
+
     fn header(&self) -> Option<String> {
         (!self.0.is_empty()).then(|| self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
     }
@@ -104,6 +111,9 @@ impl Target {
         };
         if let Some(cookie) = cookies.header() {
             req = req.header(reqwest::header::COOKIE, cookie);
+        }
+        if let Some(address) = &cookies.1 {
+            req = req.header("x-forwarded-for", address);
         }
         let res = req.send().await.map_err(|e| format!("{path}: {e}"))?;
         cookies.update(&res);
@@ -220,7 +230,8 @@ pub async fn run(target: &Target, catalogue: &Catalogue, accounts: &[Account], p
             let stagger = rand::thread_rng().gen::<f64>() * 2.0;
             pause(plan.think.mul_f64(stagger)).await;
             while Instant::now() < end {
-                journey(&target, &catalogue, &account, plan, &mut turn, measure_from, end, &mut rec).await;
+                let address = format!("10.{}.{}.{}", shopper / 65_536 % 256, shopper / 256 % 256, shopper % 256);
+                journey(&target, &catalogue, &account, &address, plan, &mut turn, measure_from, end, &mut rec).await;
             }
             rec
         }));
@@ -256,13 +267,14 @@ async fn journey(
     target: &Target,
     catalogue: &Catalogue,
     account: &Account,
+    address: &str,
     plan: Plan,
     turn: &mut usize,
     measure_from: Instant,
     end: Instant,
     rec: &mut Recorder,
 ) {
-    let mut cookies = Cookies::default();
+    let mut cookies = Cookies::at(address.to_string());
     let (category, (product_id, product)) = {
         let mut rng = rand::thread_rng();
         let category = catalogue.categories[rng.gen_range(0..catalogue.categories.len())].clone();
