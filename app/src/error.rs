@@ -94,10 +94,6 @@ impl AppError {
         AppError::Internal("Something went wrong on our side. Please try again.".into())
     }
 
-    pub fn invalid(msg: impl Into<String>) -> Self {
-        AppError::Invalid(msg.into())
-    }
-
     pub fn bad_request(msg: impl Into<String>) -> Self {
         AppError::BadRequest(msg.into())
     }
@@ -113,6 +109,13 @@ pub struct ErrorBody {
     /// With `checkout_changed`: the order as it would be placed now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Box<CheckoutSummary>>,
+}
+
+/// A broken account rule (email shape, password length) is the shopper's input: 422.
+impl From<crate::domain::accounts::AccountRuleError> for AppError {
+    fn from(e: crate::domain::accounts::AccountRuleError) -> Self {
+        AppError::Invalid(e.to_string())
+    }
 }
 
 impl From<AppError> for ErrorBody {
@@ -182,8 +185,6 @@ fn clean_args_message(raw: &str) -> String {
     }
     "The request is malformed: expected a form-encoded body with valid fields.".to_string()
 }
-
-pub type AppResult<T> = Result<T, AppError>;
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,36 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// The cart layout experiment shipped with the shop: `page` (control) or `drawer`.
+pub const CART_LAYOUT: &str = "cart_layout";
+
+/// Who an exposure, a conversion or a shopper signal is about. Stored and hashed in its text
+/// form (`key`): `u:<account id>` or `a:<anonymous id>`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Subject {
+    User(i64),
+    /// A browser's (signed, server-minted) anonymous id.
+    Anon(String),
+    /// Neither: nothing is recorded about it, and the hash still gives it a variant.
+    Unknown,
+}
+
+impl Subject {
+    /// The stored form, which is also what the assignment hashes (so it never changes).
+    pub fn key(&self) -> String {
+        match self {
+            Subject::User(id) => format!("u:{id}"),
+            Subject::Anon(id) => format!("a:{id}"),
+            Subject::Unknown => "a:unknown".into(),
+        }
+    }
+
+    /// Whether anything may be recorded about this subject.
+    pub fn is_known(&self) -> bool {
+        !matches!(self, Subject::Unknown)
+    }
+}
+
 /// Assignment resolution: a stable hash puts every subject in one of this many buckets.
 pub const BUCKETS: u32 = 10_000;
 
@@ -331,6 +361,15 @@ pub fn chi_square_survival(x: f64, df: u32) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn subjects_keep_their_stored_form() {
+        use super::Subject;
+        assert_eq!(Subject::User(7).key(), "u:7");
+        assert_eq!(Subject::Anon("x1".into()).key(), "a:x1");
+        assert_eq!(Subject::Unknown.key(), "a:unknown");
+        assert!(Subject::Anon("x1".into()).is_known() && !Subject::Unknown.is_known());
+    }
+
     use super::*;
 
     fn flag(enabled: bool, weights: &[(&str, u32)]) -> Flag {

@@ -1,5 +1,6 @@
 //! Pure shop rules: no Leptos, no I/O. Everything here is unit tested.
 
+pub mod accounts;
 pub mod cart;
 pub mod catalog;
 pub mod catalog_edit;
