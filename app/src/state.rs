@@ -1,12 +1,14 @@
 //! Everything a request handler or server function needs, built once at start-up by the server
-//! and handed to Leptos as context.
+//! and handed to Leptos as context: storage and the long-lived engines, nothing that knows about
+//! requests.
 
 use crate::config::Config;
 use crate::cookies::Signer;
+use crate::engines::cart_sync::CartSync;
+use crate::engines::experiments::Experiments;
+use crate::engines::payments::PaymentProvider;
+use crate::engines::recs::Recommender;
 use crate::error::AppError;
-use crate::services::experiments::Experiments;
-use crate::services::payments::PaymentProvider;
-use crate::services::recs::Recommender;
 use crate::storage::carts::Carts;
 use crate::storage::catalog_cache::Catalog;
 use crate::storage::db::Db;
@@ -40,7 +42,7 @@ pub struct AppState {
     pub event_store: EventStore,
     pub recommender: Recommender,
     /// Tells open pages that their cart changed (in memory, or over Redis pub/sub).
-    pub cart_sync: crate::services::cart_sync::CartSync,
+    pub cart_sync: CartSync,
     /// Feature flags and experiments.
     pub experiments: Experiments,
     /// The key that signs the session cookie (derived from the cookie secret).

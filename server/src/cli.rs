@@ -57,7 +57,7 @@ pub async fn recs(config: Config, args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
         Some("recompute") => {
             let state = startup::build_state(config).await.map_err(|e| e.to_string())?;
-            let n = state.recommender.recompute(&state).await.map_err(|e| e.message())?;
+            let n = app::services::recs::recompute(&state).await.map_err(|e| e.message())?;
             println!("recomputed neighbours for {n} products");
             Ok(())
         }

@@ -2,7 +2,7 @@
 //! (a cookie, 30 days); `?ff.cart_layout=` removes the override. Unknown flags or variants are
 //! ignored. Forced visitors are not counted in experiments.
 
-use app::services::experiments::OVERRIDE_PREFIX;
+use app::cookies::OVERRIDE_PREFIX;
 use app::state::AppState;
 use axum::{
     extract::{Request, State},

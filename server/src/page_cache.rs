@@ -7,7 +7,7 @@
 //! marked page, or one that sets a cookie, is never stored. Pages served from the cache record no
 //! experiment exposure (a cached view is not counted).
 
-use app::services::experiments::CART_LAYOUT;
+use app::domain::experiments::CART_LAYOUT;
 use app::services::visitor::{AnonId, PersonalRender};
 use app::state::AppState;
 use app::storage::page_cache::CachedPage;

@@ -2,9 +2,9 @@
 
 use crate::seed;
 use app::config::Config;
-use app::services::experiments::Experiments;
-use app::services::payments::SimulatedPayments;
-use app::services::recs::Recommender;
+use app::engines::experiments::Experiments;
+use app::engines::payments::SimulatedPayments;
+use app::engines::recs::Recommender;
 use app::state::AppState;
 use app::storage::carts::Carts;
 use app::storage::catalog::SqlCatalog;
@@ -95,7 +95,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
     let (events, _writer) = EventSink::start(db.clone(), 10_000);
     let event_store = EventStore::new(db.clone());
     let experiments = Experiments::new(ExperimentStore::new(db.clone()));
-    let cart_sync = app::services::cart_sync::CartSync::new(redis.clone(), config.max_live_streams);
+    let cart_sync = app::engines::cart_sync::CartSync::new(redis.clone(), config.max_live_streams);
     let catalog = Catalog::new(SqlCatalog::new(db.clone()), redis.clone());
     if let Some(url) = &config.redis_url {
         // Redis down at start: pages hear only this instance's cart changes until a restart, and

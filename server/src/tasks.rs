@@ -45,7 +45,7 @@ pub fn spawn_housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
 /// them within seconds.
 pub fn spawn_flag_reload(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(app::services::experiments::RELOAD_EVERY);
+        let mut tick = tokio::time::interval(app::engines::experiments::RELOAD_EVERY);
         loop {
             tick.tick().await;
             if let Err(e) = state.experiments.reload().await {
@@ -63,11 +63,11 @@ pub fn spawn_recommendations(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut last = std::time::Instant::now();
         let fresh = match state.event_store.load_neighbours().await {
-            Ok(n) if !n.is_empty() => state.recommender.reload(&state).await.is_ok(),
+            Ok(n) if !n.is_empty() => app::services::recs::reload(&state).await.is_ok(),
             _ => false,
         };
         if !fresh {
-            if let Err(e) = state.recommender.recompute(&state).await {
+            if let Err(e) = app::services::recs::recompute(&state).await {
                 tracing::warn!(error = %e, "could not compute recommendations");
             }
         }
@@ -77,9 +77,9 @@ pub fn spawn_recommendations(state: AppState) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             let result = if last.elapsed() >= RECOMPUTE_EVERY {
                 last = std::time::Instant::now();
-                state.recommender.recompute(&state).await.map(|_| ())
+                app::services::recs::recompute(&state).await.map(|_| ())
             } else {
-                state.recommender.reload(&state).await
+                app::services::recs::reload(&state).await
             };
             if let Err(e) = result {
                 tracing::warn!(error = %e, "recommendation refresh failed");

@@ -208,7 +208,7 @@ async fn wrong_credentials_get_one_answer_and_are_rate_limited(kind: Kind) {
     let (s2, no_user) = post(&http, s, "/api/auth/login", "email=nobody%40example.com&password=wrong-password").await;
     assert_eq!((s1, s2), (401, 401));
     assert_eq!(wrong_pw["message"], no_user["message"], "no way to tell which accounts exist");
-    for _ in 1..app::services::auth::ATTEMPTS_PER_ADDRESS_AND_ACCOUNT {
+    for _ in 1..app::domain::accounts::ATTEMPTS_PER_ADDRESS_AND_ACCOUNT {
         let (status, _) =
             post(&http, s, "/api/auth/login", &format!("email={}&password=wrong-password", enc(&mail))).await;
         assert_eq!(status, 401);
@@ -225,7 +225,7 @@ async fn wrong_credentials_get_one_answer_and_are_rate_limited(kind: Kind) {
     let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry > 0 && retry <= 900, "{retry}");
     // Per address: failures across many emails lock this address out.
-    for i in 0..app::services::auth::ATTEMPTS_PER_ADDRESS {
+    for i in 0..app::domain::accounts::ATTEMPTS_PER_ADDRESS {
         post(&http, s, "/api/auth/login", &format!("email=probe{i}%40example.com&password=wrong-password")).await;
     }
     let (status, body) = post(&http, s, "/api/auth/login", "email=another%40example.com&password=whatever1").await;

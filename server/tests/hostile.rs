@@ -211,8 +211,8 @@ async fn streams(s: &TestServer) {
             other => panic!("stream answered {other}"),
         }
     }
-    assert_eq!(open.len(), app::services::cart_sync::STREAMS_PER_CART);
-    assert_eq!(refused, 40 - app::services::cart_sync::STREAMS_PER_CART);
+    assert_eq!(open.len(), app::engines::cart_sync::STREAMS_PER_CART);
+    assert_eq!(refused, 40 - app::engines::cart_sync::STREAMS_PER_CART);
     drop(open);
 }
 

@@ -131,7 +131,7 @@ async fn bought_together_drives_product_recommendations(backend: Backend) {
     purchases(&s, &refs).await;
     sqlx::query("UPDATE products SET stock = 0 WHERE id = $1").bind(sold_out).execute(&s.state.db.pool).await.unwrap();
     s.state.catalog.invalidate_all();
-    s.state.recommender.recompute(&s.state).await.unwrap();
+    app::services::recs::recompute(&s.state).await.unwrap();
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM product_neighbours WHERE product_id = $1")
         .bind(a)
         .fetch_one(&s.state.db.pool)
@@ -160,7 +160,7 @@ async fn bought_together_drives_product_recommendations(backend: Backend) {
 async fn the_home_row_leans_toward_what_the_shopper_browses(backend: Backend) {
     let t = common::database(backend).await;
     let s = common::spawn(&t.url, None).await;
-    s.state.recommender.recompute(&s.state).await.unwrap();
+    app::services::recs::recompute(&s.state).await.unwrap();
     let http = common::browser();
     http.get(s.url("/")).send().await.unwrap();
     let before = recs(&http, &s, "home").await;
@@ -181,7 +181,7 @@ async fn the_home_row_leans_toward_what_the_shopper_browses(backend: Backend) {
 async fn broken_serving_falls_back_to_best_sellers(backend: Backend) {
     let t = common::database(backend).await;
     let s = common::spawn(&t.url, None).await;
-    s.state.recommender.recompute(&s.state).await.unwrap();
+    app::services::recs::recompute(&s.state).await.unwrap();
     sqlx::query("ALTER TABLE events RENAME TO events_gone").execute(&s.state.db.pool).await.unwrap();
     let http = common::browser();
     http.get(s.url("/")).send().await.unwrap();

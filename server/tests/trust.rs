@@ -233,9 +233,9 @@ async fn a_burst_of_wrong_passwords_is_counted_before_it_is_checked(kind: Kind) 
     let limited = statuses.iter().filter(|s| **s == 429).count() as u64;
     assert_eq!(tried + limited, 30, "{statuses:?}");
     assert!(
-        tried <= app::services::auth::ATTEMPTS_PER_ADDRESS_AND_ACCOUNT,
+        tried <= app::domain::accounts::ATTEMPTS_PER_ADDRESS_AND_ACCOUNT,
         "{tried} guesses were checked against a limit of {}",
-        app::services::auth::ATTEMPTS_PER_ADDRESS_AND_ACCOUNT
+        app::domain::accounts::ATTEMPTS_PER_ADDRESS_AND_ACCOUNT
     );
     // The attacker's address stays locked out of this account...
     assert_eq!(login(s, &email, "correct+horse", "10.1.1.1").await, 429);
@@ -268,7 +268,7 @@ async fn a_burst_of_wrong_passwords_is_counted_before_it_is_checked(kind: Kind) 
         let _: () = client.pool.next().set(&key, 500, None, None, false).await.unwrap();
         assert_eq!(login(s, &email, "correct+horse", "10.3.3.3").await, 429);
         let ttl: i64 = client.pool.next().pttl(&key).await.unwrap();
-        assert!(ttl > 0 && ttl <= app::services::auth::FAILURE_WINDOW.as_millis() as i64, "{ttl}");
+        assert!(ttl > 0 && ttl <= app::domain::accounts::FAILURE_WINDOW.as_millis() as i64, "{ttl}");
     }
 }
 

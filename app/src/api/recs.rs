@@ -13,6 +13,6 @@ pub async fn recommendations(context: String) -> Result<Vec<Recommendation>, App
     let context = Context::parse(&context)
         .ok_or_else(|| AppError::BadRequest("context must be home, cart or product:{id}.".into()))?;
     let state = crate::state::app_state()?;
-    let visitor = Visitor::current().await?;
-    Ok(state.recommender.recommend(&state, &visitor, context).await)
+    let visitor = Visitor::current()?;
+    Ok(crate::services::recs::recommend(&state, &visitor, context).await)
 }

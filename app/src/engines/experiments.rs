@@ -1,6 +1,7 @@
-//! Feature flags at run time: which variant a visitor gets, exposures and conversions, and the
-//! report. Flags are held in memory and reloaded from the database every couple of seconds, so a
-//! change made on any instance reaches all of them within the 5 s the admin page promises.
+//! The flag table at run time: flags held in memory and reloaded from the database every couple
+//! of seconds (so a change made on any instance reaches all of them within the 5 s the admin page
+//! promises), which variant a subject gets, exposures, conversions and the report. Who the
+//! visitor is and what their cookies force is the service's business (`services::experiments`).
 //!
 //! Resolution order for one flag: the kill switch first (disabled: control for everyone, overrides
 //! included), then a QA override cookie (`ff.<flag>`, set by `?ff.<flag>=v`; never counted), then
@@ -8,21 +9,13 @@
 //! subject's recorded exposure, then the hash. Only server-minted anonymous ids (signed) reach
 //! here, and pages served from the cache record nothing, so the report counts real visitors.
 
-use super::visitor::Visitor;
-use crate::domain::experiments::{report, Flag, Report, Step};
+use crate::domain::experiments::{report, Flag, Report, Step, Subject};
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::storage::experiments::ExperimentStore;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-/// The cart layout experiment shipped with the shop: `page` (control) or `drawer`.
-pub const CART_LAYOUT: &str = "cart_layout";
-/// Cookie prefix of QA overrides: `ff.cart_layout=drawer`.
-pub use crate::cookies::OVERRIDE_PREFIX;
-/// Session key prefix of variants pinned at sign-in.
-const PIN_PREFIX: &str = "ff_pin.";
 /// How often every instance reloads the flags.
 pub const RELOAD_EVERY: Duration = Duration::from_secs(2);
 
@@ -82,7 +75,7 @@ impl Experiments {
     pub async fn variant(
         &self,
         name: &str,
-        subject: &str,
+        subject: &Subject,
         forced: Option<&str>,
         pinned: Option<&str>,
         count: bool,
@@ -98,19 +91,20 @@ impl Experiments {
         if let Some(v) = pinned.filter(|v| flag.has_variant(v)) {
             return Some(v.to_string());
         }
-        let hashed = flag.assign(subject).to_string();
-        if subject.ends_with(":unknown") || !count {
+        let subject = subject.key();
+        let hashed = flag.assign(&subject).to_string();
+        if subject == Subject::Unknown.key() || !count {
             return Some(hashed);
         }
-        let key = (name.to_string(), subject.to_string());
+        let key = (name.to_string(), subject.clone());
         if let Some(v) = self.assigned.get(&key).await.filter(|v| flag.has_variant(v)) {
             return Some(v);
         }
-        let recorded = match self.store.assigned(name, subject).await {
+        let recorded = match self.store.assigned(name, &subject).await {
             Ok(Some(v)) if flag.has_variant(&v) => Ok(v),
             // The recorded variant was removed from the flag: the hash decides now.
             Ok(Some(_)) => Ok(hashed.clone()),
-            Ok(None) => self.store.expose(name, subject, &hashed).await.inspect(|v| {
+            Ok(None) => self.store.expose(name, &subject, &hashed).await.inspect(|v| {
                 metrics::counter!("shop_experiment_exposures_total", "flag" => name.to_string(), "variant" => v.clone())
                     .increment(1);
             }),
@@ -129,11 +123,11 @@ impl Experiments {
     }
 
     /// Attributes a funnel step to the subject's variant, in the background.
-    pub fn convert(&self, name: &str, subject: &str, step: Step) {
-        if !self.flag(name).is_some_and(|f| f.enabled) || subject.ends_with(":unknown") {
+    pub fn convert(&self, name: &str, subject: &Subject, step: Step) {
+        if !self.flag(name).is_some_and(|f| f.enabled) || !subject.is_known() {
             return;
         }
-        let (store, name, subject) = (self.store.clone(), name.to_string(), subject.to_string());
+        let (store, name, subject) = (self.store.clone(), name.to_string(), subject.key());
         tokio::spawn(async move {
             if let Err(e) = store.convert(&name, &subject, step).await {
                 tracing::warn!(error = %e, flag = %name, "could not record a conversion");
@@ -141,65 +135,33 @@ impl Experiments {
         });
     }
 
-    /// Called at sign-in, after the session became the account's: the guest's exposures move to
-    /// the account, and where the account was already in another variant, the variant this
-    /// browser has been showing is pinned to the session.
-    pub async fn on_sign_in(&self, visitor: &Visitor, guest: &str, user: &str) {
+    /// Called at sign-in: the guest's exposures move to the account. Returns the (flag, variant)
+    /// pairs this browser has been shown where the account was already in another variant; the
+    /// caller pins them to the session so the layout does not flip mid-visit.
+    pub async fn move_to_account(&self, guest: &Subject, user: &Subject) -> Vec<(String, String)> {
         let mut seen: Vec<(String, String)> = Vec::new();
         for flag in self.all().into_iter().filter(|f| f.enabled) {
             if let Some(v) = self.variant(&flag.name, guest, None, None, true).await {
                 seen.push((flag.name, v));
             }
         }
-        if let Err(e) = self.store.relabel(guest, user).await {
+        if let Err(e) = self.store.relabel(&guest.key(), &user.key()).await {
             tracing::warn!(error = %e, "could not move a guest's exposures to the account");
         }
+        let mut pins = Vec::new();
         for (name, guest_variant) in seen {
-            self.assigned.invalidate(&(name.clone(), guest.to_string())).await;
-            self.assigned.invalidate(&(name.clone(), user.to_string())).await;
+            self.assigned.invalidate(&(name.clone(), guest.key())).await;
+            self.assigned.invalidate(&(name.clone(), user.key())).await;
             if self.variant(&name, user, None, None, true).await.as_deref() != Some(guest_variant.as_str()) {
-                let _ = visitor.session.insert(&format!("{PIN_PREFIX}{name}"), guest_variant).await;
+                pins.push((name, guest_variant));
             }
         }
+        pins
     }
 
     pub async fn report(&self, name: &str) -> Result<Report, AppError> {
         let flag = self.flag(name).ok_or_else(|| AppError::NotFound(format!("There is no flag {name:?}.")))?;
         let counts = self.store.counts(name).await?;
         Ok(report(&flag, &counts))
-    }
-}
-
-/// The QA override for `flag` from the request's cookies, if any (a forced page is personal).
-pub fn forced_variant(flag: &str) -> Option<String> {
-    let parts = leptos::prelude::use_context::<http::request::Parts>()?;
-    let forced = crate::cookies::get(&parts.headers, &format!("{OVERRIDE_PREFIX}{flag}"))?;
-    super::visitor::mark_personal();
-    Some(forced)
-}
-
-/// The visitor's variant of `flag` for this request (control for unknown flags).
-pub async fn variant_for(state: &AppState, visitor: &Visitor, flag: &str) -> String {
-    let subject = visitor.subject().await;
-    let pinned = if subject.starts_with("u:") {
-        visitor.session.get::<String>(&format!("{PIN_PREFIX}{flag}")).await.ok().flatten()
-    } else {
-        None
-    };
-    let count = !super::visitor::Visitor::is_first_visit();
-    state
-        .experiments
-        .variant(flag, &subject, forced_variant(flag).as_deref(), pinned.as_deref(), count)
-        .await
-        .unwrap_or_else(|| "control".into())
-}
-
-/// Attributes `step` of the cart layout experiment to this visitor (not to forced visitors: what
-/// they did says nothing about the variant they would have been given).
-pub async fn record_step(state: &AppState, visitor: &Visitor, step: Step) {
-    let Some(flag) = state.experiments.flag(CART_LAYOUT).filter(|f| f.enabled) else { return };
-    if forced_variant(CART_LAYOUT).is_none_or(|v| !flag.has_variant(&v)) {
-        let subject = visitor.subject().await;
-        state.experiments.convert(CART_LAYOUT, &subject, step);
     }
 }

@@ -1,13 +1,13 @@
-//! Server-side use cases called by the server functions: each takes the `AppState` and the
-//! visitor, applies the domain rules and talks to storage.
+//! Server-side use cases called by the server functions: functions over the `AppState`, the
+//! `Visitor` and the input, that apply the domain rules and use storage and the engines.
 
 pub mod auth;
 pub mod cart;
-pub mod cart_sync;
 pub mod catalog_admin;
 pub mod checkout;
 pub mod experiments;
 pub mod flash;
-pub mod payments;
+pub mod merge;
+pub mod passwords;
 pub mod recs;
 pub mod visitor;

@@ -14,7 +14,7 @@ async fn main() {
     let (secs, connections) = bench::args(16);
     let dir = tempfile::tempdir().expect("tempdir");
     let shop = bench::start_shop(&dir, None).await;
-    let products = shop.state.recommender.recompute(&shop.state).await.expect("recompute");
+    let products = app::services::recs::recompute(&shop.state).await.expect("recompute");
     let slugs: Vec<(i64, String)> = sqlx::query_as("SELECT id, slug FROM products WHERE active = 1 ORDER BY id")
         .fetch_all(&shop.state.db.pool)
         .await
