@@ -7,12 +7,12 @@
 //! every stream ends after `MAX_STREAM_AGE` (the browser reconnects), so open streams can never
 //! pile up.
 
-use app::services::cart_sync::Refused;
-use app::services::visitor::{client_address, Visitor};
+use app::engines::cart_sync::Refused;
+use app::services::visitor::Visitor;
 use app::state::AppState;
 use axum::{
-    extract::{ConnectInfo, State},
-    http::{header, HeaderMap, StatusCode},
+    extract::State,
+    http::{header, StatusCode},
     response::{
         sse::{Event, KeepAlive, Sse},
         IntoResponse, Response,
@@ -21,22 +21,15 @@ use axum::{
 use futures::stream;
 use std::convert::Infallible;
 use std::time::Duration;
-use tower_sessions::Session;
 
 /// Longest a stream stays open before the browser is asked to reconnect.
 const MAX_STREAM_AGE: Duration = Duration::from_secs(30 * 60);
 
-pub async fn stream(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    session: Session,
-    headers: HeaderMap,
-) -> Response {
+pub async fn stream(State(state): State<AppState>, axum::Extension(visitor): axum::Extension<Visitor>) -> Response {
     // Whose cart is decided once: signing in or out makes the page reconnect.
-    let owner = Visitor::new(&state, session, &headers).cart_owner(false).await.ok().flatten();
+    let owner = visitor.cart_owner().await.ok().flatten();
     let Some(owner) = owner else { return StatusCode::NO_CONTENT.into_response() };
-    let address = client_address(&headers, Some(peer), state.config.trust_proxy);
-    let subscription = match state.cart_sync.subscribe(&owner, &address) {
+    let subscription = match state.cart_sync.subscribe(&owner, visitor.address()) {
         Ok(s) => s,
         Err(refused) => {
             metrics::counter!("shop_cart_sync_refused_total", "why" => match refused {

@@ -2,9 +2,11 @@
 //! headers.
 
 use crate::{api, cart_events, flag_override, health, metrics, page_cache, startup, visitor_id};
+use app::services::visitor::Visitor;
 use app::state::AppState;
 use app::{shell, App};
 use axum::{
+    extract::State,
     http::{header, HeaderValue, Request},
     middleware::{self, Next},
     response::Response,
@@ -66,7 +68,7 @@ pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
         .route("/events/cart", get(cart_events::stream))
         .route_layer(middleware::from_fn(metrics::track))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(middleware::from_fn(touch_session))
+        .layer(middleware::from_fn_with_state(state.clone(), with_visitor))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(state.clone(), api::guard))
         .layer(middleware::from_fn_with_state(state.clone(), page_cache::serve))
@@ -86,11 +88,23 @@ pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
         .with_state(state))
 }
 
-/// Keeps sessions that are in use from expiring (a store write at most once a day), after the
-/// request so its own work comes first.
-async fn touch_session(session: Session, req: Request<axum::body::Body>, next: Next) -> Response {
+/// Builds the request's `Visitor` once (session, signed cookies, anonymous id, address, QA
+/// overrides, flash) for the handlers and server functions below, adds the cookies its actions
+/// set to the response, and keeps a session in use from expiring (a store write at most once a
+/// day), after the request so its own work comes first.
+async fn with_visitor(
+    State(state): State<AppState>,
+    session: Session,
+    mut req: Request<axum::body::Body>,
+    next: Next,
+) -> Response {
     let asset = ["/pkg/", "/img/", "/favicon"].iter().any(|p| req.uri().path().starts_with(p));
-    let res = next.run(req).await;
+    let visitor = Visitor::from_request(&state, session.clone(), &req);
+    req.extensions_mut().insert(visitor.clone());
+    let mut res = next.run(req).await;
+    for cookie in visitor.take_cookies() {
+        res.headers_mut().append(header::SET_COOKIE, cookie);
+    }
     if !asset {
         app::services::visitor::touch(&session).await;
     }

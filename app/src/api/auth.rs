@@ -30,7 +30,7 @@ fn checked_next(next: Option<&str>) -> Result<String, AppError> {
 pub async fn register(email: String, password: String, next: Option<String>) -> Result<AuthAnswer, AppError> {
     let next = checked_next(next.as_deref())?;
     let state = app_state()?;
-    let answer = auth::register(&state, &Visitor::current().await?, &email, password).await?;
+    let answer = auth::register(&state, &Visitor::current()?, &email, password).await?;
     super::redirect_plain_form(&next);
     Ok(answer)
 }
@@ -39,7 +39,7 @@ pub async fn register(email: String, password: String, next: Option<String>) -> 
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<AuthAnswer, AppError> {
     let next = checked_next(next.as_deref())?;
     let state = app_state()?;
-    let answer = auth::login(&state, &Visitor::current().await?, &email, password).await?;
+    let answer = auth::login(&state, &Visitor::current()?, &email, password).await?;
     super::redirect_plain_form(&next);
     Ok(answer)
 }
@@ -47,7 +47,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 /// Signs out: the session ends and the browser continues as a new guest with an empty cart.
 #[server(endpoint = "auth/logout")]
 pub async fn logout() -> Result<(), AppError> {
-    auth::logout(&Visitor::current().await?).await?;
+    auth::logout(&Visitor::current()?).await?;
     super::redirect_plain_form("/");
     Ok(())
 }
@@ -56,7 +56,7 @@ pub async fn logout() -> Result<(), AppError> {
 #[server(endpoint = "auth/me")]
 pub async fn me() -> Result<Option<UserInfo>, AppError> {
     let state = app_state()?;
-    auth::me(&state, &Visitor::current().await?).await
+    auth::me(&state, &Visitor::current()?).await
 }
 
 #[cfg(test)]

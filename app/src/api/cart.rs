@@ -34,7 +34,7 @@ use ssr::*;
 #[server(endpoint = "cart")]
 pub async fn get_cart() -> Result<CartView, AppError> {
     let state = app_state()?;
-    cart::read(&state, &Visitor::current().await?).await
+    cart::read(&state, &Visitor::current()?).await
 }
 
 /// Adds `quantity` (1–99) of a product; the line is capped at stock and at 99.
@@ -43,7 +43,7 @@ pub async fn add_to_cart(product_id: String, quantity: String) -> Result<CartVie
     let product_id = parse_product_id(&product_id)?;
     let quantity = field(parse_quantity(&quantity, false))?;
     let state = app_state()?;
-    cart::change(&state, &Visitor::current().await?, product_id, Mode::Add, quantity).await
+    cart::change(&state, &Visitor::current()?, product_id, Mode::Add, quantity).await
 }
 
 /// Sets a line's quantity (0–99; 0 removes it).
@@ -52,20 +52,20 @@ pub async fn set_cart_quantity(product_id: String, quantity: String) -> Result<C
     let product_id = parse_product_id(&product_id)?;
     let quantity = field(parse_quantity(&quantity, true))?;
     let state = app_state()?;
-    cart::change(&state, &Visitor::current().await?, product_id, Mode::Set, quantity).await
+    cart::change(&state, &Visitor::current()?, product_id, Mode::Set, quantity).await
 }
 
 #[server(endpoint = "cart/remove")]
 pub async fn remove_from_cart(product_id: String) -> Result<CartView, AppError> {
     let product_id = parse_product_id(&product_id)?;
     let state = app_state()?;
-    cart::remove(&state, &Visitor::current().await?, product_id).await
+    cart::remove(&state, &Visitor::current()?, product_id).await
 }
 
 #[server(endpoint = "cart/clear")]
 pub async fn clear_cart() -> Result<CartView, AppError> {
     let state = app_state()?;
-    cart::clear(&state, &Visitor::current().await?).await
+    cart::clear(&state, &Visitor::current()?).await
 }
 
 /// Restores a guest cart from the browser's saved copy: `lines` is the JSON array
@@ -79,5 +79,5 @@ pub async fn restore_cart(lines: String) -> Result<CartView, AppError> {
         return Err(AppError::Invalid(format!("At most {MAX_LINES} lines can be restored.")));
     }
     let state = app_state()?;
-    cart::restore(&state, &Visitor::current().await?, lines).await
+    cart::restore(&state, &Visitor::current()?, lines).await
 }

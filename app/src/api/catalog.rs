@@ -45,14 +45,9 @@ pub async fn get_product(slug: String) -> Result<ProductDetail, AppError> {
         .await?
         .map(|p| p.as_ref().clone())
         .ok_or_else(|| AppError::NotFound("We could not find that product.".into()))?;
-    // A first visit records nothing: traffic without cookies cannot fill the signal table.
-    if !crate::services::visitor::Visitor::is_first_visit() {
-        if let Ok(visitor) = crate::services::visitor::Visitor::current().await {
-            let subject = visitor.subject().await;
-            if subject != "a:unknown" {
-                state.events.record(&subject, crate::domain::recs::Signal::View, product.card.id);
-            }
-        }
+    if let Ok(visitor) = crate::services::visitor::Visitor::current() {
+        crate::services::recs::record_signal(&state, &visitor, crate::domain::recs::Signal::View, product.card.id)
+            .await;
     }
     Ok(product)
 }

@@ -16,7 +16,7 @@ use crate::state::app_state;
 #[server(endpoint = "checkout/summary")]
 pub async fn get_checkout_summary() -> Result<CheckoutSummary, AppError> {
     let state = app_state()?;
-    checkout::summary(&state, &Visitor::current().await?).await
+    checkout::summary(&state, &Visitor::current()?).await
 }
 
 /// Places the order the shopper confirmed: `quote` is the summary's, and when the cart or its
@@ -50,7 +50,7 @@ pub async fn place_order(
             country,
         },
     };
-    let placed = checkout::place(&state, &Visitor::current().await?, request).await?;
+    let placed = checkout::place(&state, &Visitor::current()?, request).await?;
     super::redirect_plain_form(&placed.url);
     Ok(placed)
 }
@@ -59,21 +59,21 @@ pub async fn place_order(
 #[server(endpoint = "orders")]
 pub async fn list_orders() -> Result<Vec<OrderSummary>, AppError> {
     let state = app_state()?;
-    checkout::list(&state, &Visitor::current().await?).await
+    checkout::list(&state, &Visitor::current()?).await
 }
 
 /// One order: for its account, for the guest session that placed it, or with its `key`.
 #[server(endpoint = "orders/get")]
 pub async fn get_order(id: String, key: Option<String>) -> Result<OrderView, AppError> {
     let state = app_state()?;
-    checkout::order_for(&state, &Visitor::current().await?, &id, key.as_deref()).await
+    checkout::order_for(&state, &Visitor::current()?, &id, key.as_deref()).await
 }
 
 /// Orders for administrators, those whose payment needs attention first (401/403 otherwise).
 #[server(endpoint = "admin/orders")]
 pub async fn admin_orders() -> Result<Vec<crate::model::AdminOrder>, AppError> {
     let state = app_state()?;
-    let visitor = Visitor::current().await?;
+    let visitor = Visitor::current()?;
     crate::services::auth::require_admin(&state, &visitor).await?;
     Ok(state.orders.for_admin(200).await?)
 }
@@ -82,7 +82,7 @@ pub async fn admin_orders() -> Result<Vec<crate::model::AdminOrder>, AppError> {
 #[server(endpoint = "admin/orders/capture")]
 pub async fn retry_capture(id: String) -> Result<crate::model::AdminOrder, AppError> {
     let state = app_state()?;
-    let visitor = Visitor::current().await?;
+    let visitor = Visitor::current()?;
     crate::services::auth::require_admin(&state, &visitor).await?;
     if id.len() > 64 {
         return Err(AppError::BadRequest("That is not an order id.".into()));

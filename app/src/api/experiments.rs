@@ -9,14 +9,14 @@ use leptos::prelude::*;
 pub async fn cart_layout() -> Result<String, AppError> {
     use crate::services::{experiments, visitor::Visitor};
     let state = crate::state::app_state()?;
-    Ok(experiments::variant_for(&state, &Visitor::current().await?, experiments::CART_LAYOUT).await)
+    Ok(experiments::variant_for(&state, &Visitor::current()?, crate::domain::experiments::CART_LAYOUT).await)
 }
 
 /// Every flag (admins only).
 #[server(endpoint = "admin/flags")]
 pub async fn admin_flags() -> Result<Vec<Flag>, AppError> {
     let state = crate::state::app_state()?;
-    crate::services::auth::require_admin(&state, &crate::services::visitor::Visitor::current().await?).await?;
+    crate::services::auth::require_admin(&state, &crate::services::visitor::Visitor::current()?).await?;
     Ok(state.experiments.all())
 }
 
@@ -25,7 +25,7 @@ pub async fn admin_flags() -> Result<Vec<Flag>, AppError> {
 #[server(endpoint = "admin/flags/update")]
 pub async fn update_flag(name: String, enabled: Option<String>, variants: String) -> Result<Flag, AppError> {
     let state = crate::state::app_state()?;
-    let visitor = crate::services::visitor::Visitor::current().await?;
+    let visitor = crate::services::visitor::Visitor::current()?;
     crate::services::auth::require_admin(&state, &visitor).await?;
     let enabled = match enabled.as_deref().map(str::trim) {
         None | Some("") | Some("off") | Some("false") | Some("0") => false,
@@ -41,6 +41,6 @@ pub async fn update_flag(name: String, enabled: Option<String>, variants: String
 #[server(endpoint = "admin/experiments/report")]
 pub async fn experiment_report(flag: String) -> Result<Report, AppError> {
     let state = crate::state::app_state()?;
-    crate::services::auth::require_admin(&state, &crate::services::visitor::Visitor::current().await?).await?;
+    crate::services::auth::require_admin(&state, &crate::services::visitor::Visitor::current()?).await?;
     state.experiments.report(&flag).await
 }

@@ -482,7 +482,7 @@ pub fn Notices() -> impl IntoView {
         |_| async move {
             #[cfg(feature = "ssr")]
             {
-                crate::services::flash::take()
+                crate::services::visitor::Visitor::current().ok().and_then(|v| v.take_flash())
             }
             #[cfg(not(feature = "ssr"))]
             {

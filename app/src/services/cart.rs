@@ -49,11 +49,11 @@ pub async fn view_of(state: &AppState, stored: &StoredCart, guest: bool) -> Resu
 }
 
 pub async fn read(state: &AppState, visitor: &Visitor) -> Result<CartView, AppError> {
-    let Some(owner) = visitor.cart_owner(false).await? else {
+    let Some(owner) = visitor.cart_owner().await? else {
         return Ok(CartView { guest: true, ..CartView::default() });
     };
     let retried = match owner {
-        CartOwner::User(uid) => super::auth::retry_pending_merge(state, visitor, uid).await,
+        CartOwner::User(uid) => super::merge::retry_pending(state, visitor, uid).await,
         CartOwner::Guest(_) => vec![],
     };
     let read = state.carts.load(&owner).await?;
@@ -72,7 +72,7 @@ pub async fn change(
     quantity: u32,
 ) -> Result<CartView, AppError> {
     let card = state.catalog.card(product_id).await?;
-    let owner = visitor.cart_owner(true).await?.ok_or_else(AppError::internal)?;
+    let owner = visitor.start_cart().await?;
     let Some(card) = card else {
         if mode == Mode::Set && quantity == 0 {
             // Removing a line whose product has gone is always allowed.
@@ -104,10 +104,7 @@ pub async fn change(
     let change = result?;
     state.cart_sync.changed(&owner);
     if mode == Mode::Add {
-        let subject = visitor.subject().await;
-        if subject != "a:unknown" {
-            state.events.record(&subject, crate::domain::recs::Signal::Cart, product_id);
-        }
+        super::recs::record_signal(state, visitor, crate::domain::recs::Signal::Cart, product_id).await;
         super::experiments::record_step(state, visitor, crate::domain::experiments::Step::AddToCart).await;
     }
     let mut view = view_of(state, &change.cart, owner.is_guest()).await?;
@@ -128,7 +125,7 @@ pub async fn change(
 }
 
 pub async fn remove(state: &AppState, visitor: &Visitor, product_id: i64) -> Result<CartView, AppError> {
-    let Some(owner) = visitor.cart_owner(false).await? else {
+    let Some(owner) = visitor.cart_owner().await? else {
         return Ok(CartView { guest: true, ..CartView::default() });
     };
     let stored = state.carts.remove(&owner, product_id).await?;
@@ -138,7 +135,7 @@ pub async fn remove(state: &AppState, visitor: &Visitor, product_id: i64) -> Res
 }
 
 pub async fn clear(state: &AppState, visitor: &Visitor) -> Result<CartView, AppError> {
-    let Some(owner) = visitor.cart_owner(false).await? else {
+    let Some(owner) = visitor.cart_owner().await? else {
         return Ok(CartView { guest: true, ..CartView::default() });
     };
     let stored = state.carts.clear(&owner).await?;
@@ -158,7 +155,7 @@ pub async fn restore(state: &AppState, visitor: &Visitor, lines: Vec<ClientLine>
     let ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
     let cards = state.catalog.cards(&ids).await?;
     let (kept, adjustments) = validate_client_lines(&lines, &cards);
-    let owner = visitor.cart_owner(true).await?.ok_or_else(AppError::internal)?;
+    let owner = visitor.start_cart().await?;
     match state.carts.restore_if_pristine(&owner, &kept).await? {
         Some(stored) => {
             state.cart_sync.changed(&owner);

@@ -1,5 +1,5 @@
-//! Operator edits to the catalogue (admin page, its API, the CLI): validate, write through to
-//! the database, then drop the product from every instance's cache.
+//! Operator edits to the catalogue (admin page, its API, the CLI): validate, then apply through
+//! the catalogue, which makes every instance see the change.
 
 use crate::domain::catalog_edit::{EditError, ProductEdit};
 use crate::error::AppError;
@@ -9,12 +9,7 @@ use crate::state::AppState;
 /// Products an admin can edit: a search among the products on sale, or with no
 /// query the lowest stock first, which is what needs attention.
 pub async fn list(state: &AppState, query: &str) -> Result<Vec<ProductCard>, AppError> {
-    let sql = state.catalog.sql();
-    if query.trim().is_empty() {
-        return Ok(sql.lowest_stock(50).await?);
-    }
-    let (_, listing) = sql.search(query, crate::domain::catalog::Sort::Name, 1).await?;
-    Ok(listing.products)
+    Ok(state.catalog.for_admin(query).await?)
 }
 
 /// Sets the price (`12.99`) and/or stock (`40`) of the product `slug`; blank fields keep theirs.
@@ -31,11 +26,9 @@ pub async fn edit(
     let slug = slug.trim();
     let card = state
         .catalog
-        .sql()
-        .apply_edit(slug, edit)
+        .edit(slug, edit)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("No product is called {slug:?}.")))?;
-    state.catalog.changed(card.id).await;
     tracing::info!(product = card.id, slug, price_cents = card.price_cents, stock = card.stock, "catalogue edit");
     Ok(card)
 }

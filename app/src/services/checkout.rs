@@ -2,17 +2,17 @@
 //! payment capture after it, and who may see an order.
 
 use super::cart::view_of;
-use super::payments::PaymentError;
 use super::visitor::Visitor;
-use crate::domain::cart::StoredCart;
+use crate::domain::accounts::normalize_email;
 use crate::domain::checkout::{request_fingerprint, totals, valid_idempotency_key, Address, PricedLine, Quote};
 use crate::domain::experiments::Step;
+use crate::engines::payments::PaymentError;
 use crate::error::AppError;
 use crate::model::{AdminOrder, CartView, CheckoutSummary, OrderSummary, OrderView, PlacedOrder};
 use crate::state::AppState;
 use crate::storage::cart_store::CartOwner;
 use crate::storage::carts::Begin;
-use crate::storage::orders::{Basket, LineProblem, NewOrder, PlaceOutcome, StoredOrder};
+use crate::storage::orders::{LineProblem, NewOrder, PlaceOutcome, StoredOrder};
 use std::time::Duration;
 
 /// Orders a guest placed in this session, so the confirmation page works without the key.
@@ -53,7 +53,7 @@ pub async fn summary(state: &AppState, visitor: &Visitor) -> Result<CheckoutSumm
 /// The order as it would be placed now, read from the cart's store of record and priced with
 /// the catalogue, with the quote that placing it must confirm.
 async fn priced_summary(state: &AppState, visitor: &Visitor) -> Result<CheckoutSummary, AppError> {
-    let cart = match visitor.cart_owner(false).await? {
+    let cart = match visitor.cart_owner().await? {
         Some(owner) => {
             let read = state.carts.load_for_checkout(&owner).await?;
             let mut view = view_of(state, &read.cart, owner.is_guest()).await?;
@@ -85,13 +85,13 @@ async fn priced_summary(state: &AppState, visitor: &Visitor) -> Result<CheckoutS
 }
 
 /// Nothing was placed because the cart is not what the shopper confirmed: a 409 carrying what
-/// the order would be now. The catalogue cache of those products is refreshed first, so a stale
-/// cache cannot hand out the old price again.
+/// the order would be now. The catalogue's copies of those products are refreshed first, so a
+/// stale copy cannot hand out the old price again.
 async fn changed(state: &AppState, visitor: &Visitor, message: String) -> AppError {
-    if let Ok(Some(owner)) = visitor.cart_owner(false).await {
+    if let Ok(Some(owner)) = visitor.cart_owner().await {
         if let Ok(read) = state.carts.load_for_checkout(&owner).await {
             let ids: Vec<i64> = read.cart.lines.iter().map(|l| l.product_id).collect();
-            state.catalog.forget_cards(&ids).await;
+            state.catalog.refresh_cards(&ids).await;
         }
     }
     metrics::counter!("shop_orders_total", "outcome" => "changed").increment(1);
@@ -133,16 +133,13 @@ pub async fn place(state: &AppState, visitor: &Visitor, req: PlaceRequest) -> Re
         return Err(stale_form());
     }
     let quote = Quote::parse(&req.quote).ok_or_else(stale_form)?;
-    let email = super::auth::normalize_email(&req.email)?;
+    let email = normalize_email(&req.email)?;
     let address = Address::validated(&req.address)
         .map_err(|problems| AppError::Invalid(problems.into_iter().map(|p| p.message).collect::<Vec<_>>().join(" ")))?;
     let user_id = visitor.user_id().await?;
-    let owner = visitor.cart_owner(false).await?;
-    let buyer = match (&owner, user_id) {
-        (_, Some(id)) => format!("u:{id}"),
-        (Some(o), None) => o.key(),
-        (None, None) => "anonymous".into(),
-    };
+    let owner = visitor.cart_owner().await?;
+    // An account's cart is keyed by the account, so this names the account or the guest cart.
+    let buyer = owner.as_ref().map_or_else(|| "anonymous".to_string(), |o| o.key());
     let fingerprint = request_fingerprint(&buyer, &email, &address);
 
     // The same key again (double click, resubmit, retry): the same order, or a refusal.
@@ -162,7 +159,7 @@ pub async fn place(state: &AppState, visitor: &Visitor, req: PlaceRequest) -> Re
         request_hash: fingerprint.clone(),
         payment_ref: String::new(),
         quote,
-        subject: visitor.subject().await,
+        subject: visitor.subject().await.key(),
     };
     // From the payment authorisation to the capture, nothing may be abandoned halfway (a
     // browser that goes away must not leave a payment held or a cart claimed): that part runs
@@ -233,17 +230,12 @@ async fn commit(state: AppState, owner: CartOwner, mut order: NewOrder) -> Resul
         Begin::Ordered(reference) => return Ok(Committed::Refused(already_ordered(&reference))),
     };
     // Cheap refusals before any payment is authorised (the transaction checks all of it again).
-    let cart = match &basket {
-        Basket::Claimed { lines, version, .. } => StoredCart { lines: lines.clone(), version: *version },
-        Basket::Sql(owner) => {
-            let cart = state.carts.load_for_checkout(owner).await?.cart;
-            if cart.version != quote.version {
-                let earlier = state.orders.ordered_version(owner, quote.version).await?;
-                return Ok(Committed::Refused(refusal_message(&state, earlier).await?));
-            }
-            cart
-        }
-    };
+    let cart = state.carts.basket(&basket).await?;
+    if cart.version != quote.version {
+        state.carts.order_abandoned(&basket, &claim_id).await;
+        let earlier = state.orders.ordered_version(&owner, quote.version).await?;
+        return Ok(Committed::Refused(refusal_message(&state, earlier).await?));
+    }
     if cart.lines.is_empty() {
         state.carts.order_abandoned(&basket, &claim_id).await;
         return Err(AppError::Invalid("Your cart is empty.".into()));
@@ -297,17 +289,7 @@ async fn commit(state: AppState, owner: CartOwner, mut order: NewOrder) -> Resul
             state.carts.order_placed(&basket, &claim_id).await;
             capture(&state, &order.id, &authorization).await;
             let placed = state.orders.get(&order.id).await?.ok_or_else(AppError::internal)?;
-            // Stock changed: this instance's caches now, the others' without holding the reply.
-            let sold: Vec<i64> = placed.view.lines.iter().map(|l| l.product_id).collect();
-            for &product in &sold {
-                state.catalog.invalidate_product(product).await;
-            }
-            let catalog = state.catalog.clone();
-            tokio::spawn(async move {
-                for product in sold {
-                    catalog.announce(product).await;
-                }
-            });
+            state.catalog.sold(placed.view.lines.iter().map(|l| l.product_id).collect()).await;
             Committed::Placed(placed)
         }
         PlaceOutcome::KeyUsed(existing) => Committed::KeyUsed(*existing),

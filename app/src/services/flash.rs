@@ -1,5 +1,6 @@
 //! One-time messages for shoppers without JavaScript: after a form post the API redirects back
-//! and leaves the message in a short-lived cookie; the next page shows it and clears it.
+//! and leaves the message in a short-lived cookie; the next page shows it and clears it
+//! (`Visitor::take_flash`).
 
 use crate::cookies;
 use crate::model::Flash;
@@ -22,21 +23,6 @@ pub fn parse(value: &str) -> Option<Flash> {
     };
     let message: String = message.chars().filter(|c| !c.is_control()).take(MAX_MESSAGE_CHARS).collect();
     (!message.is_empty()).then_some(Flash { kind, message })
-}
-
-/// Takes the flash of the current request, if any, and clears the cookie on the response.
-pub fn take() -> Option<Flash> {
-    use leptos::prelude::use_context;
-    let parts = use_context::<http::request::Parts>()?;
-    let value = cookies::get(&parts.headers, cookies::FLASH)?;
-    super::visitor::mark_personal();
-    let secure = crate::state::app_state().map(|s| s.config.secure_cookies).unwrap_or(false);
-    if let (Some(res), Some(clear)) =
-        (use_context::<leptos_axum::ResponseOptions>(), cookies::set_cookie(cookies::FLASH, "", 0, secure))
-    {
-        res.append_header(http::header::SET_COOKIE, clear);
-    }
-    parse(&value)
 }
 
 #[cfg(test)]

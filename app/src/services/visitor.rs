@@ -1,18 +1,24 @@
-//! Who is asking: the tower-sessions session of the request, the account (if signed in) and the
-//! cart owner. The session holds identity only; its id is never used as a storage key directly,
-//! only through a hash.
+//! Who is asking: built once per request by the server's middleware (`Visitor::from_request`),
+//! from the tower-sessions session, the signed cookies, the anonymous id, the client address, QA
+//! overrides and the flash message, and passed down to the services. Services never read the
+//! request themselves. The session holds identity only; its id is never used as a storage key
+//! directly, only through a hash.
 //!
-//! Reading who the visitor is never writes the session. When the session store cannot be read
+//! Reading who the visitor is never writes the session; the writes are the named actions
+//! (`sign_in`, `sign_out`, `start_cart`). Cookies the visitor's actions set are queued here and
+//! added to the response by the same middleware. When the session store cannot be read
 //! (Redis down), a signed-in browser is still recognised by its signed `acct` cookie, so an
 //! outage never looks like a sign-out: the account's cart (kept in SQL) keeps working.
 
 use crate::cookies::{self, Signer};
+use crate::domain::experiments::Subject;
 use crate::error::AppError;
+use crate::model::Flash;
 use crate::state::AppState;
 use crate::storage::cart_store::CartOwner;
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower_sessions::Session;
 
@@ -28,6 +34,8 @@ const ACCOUNT_PURPOSE: &str = "acct";
 const DEVICE_PURPOSE: &str = "dev";
 /// How long a browser stays known for an account.
 const DEVICE_DAYS: i64 = 365;
+/// Most QA overrides (`ff.<flag>` cookies) read from one request.
+const MAX_OVERRIDES: usize = 8;
 
 /// The long-lived anonymous id of a browser (the signed `aid` cookie), put in the request by the
 /// server's middleware. Used for recommendations and experiment assignment, never for access.
@@ -54,18 +62,20 @@ impl PersonalRender {
     }
 }
 
-/// Notes that the page being rendered used something personal (see `PersonalRender`).
-pub fn mark_personal() {
-    if let Some(parts) = leptos::prelude::use_context::<http::request::Parts>() {
-        if let Some(marker) = parts.extensions.get::<PersonalRender>() {
-            marker.mark();
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct Visitor {
     pub session: Session,
+    anon: Option<AnonId>,
+    /// The client's address as rate limits count it (see `client_address`).
+    address: String,
+    /// QA overrides from `ff.<flag>` cookies: (flag, variant).
+    overrides: Arc<[(String, String)]>,
+    /// The one-time message left by the previous form post, if any.
+    flash: Option<Flash>,
+    /// The page cache's marker for this render (a detached one outside the page cache).
+    personal: PersonalRender,
+    /// `Set-Cookie` values for the response, added by the middleware that built the visitor.
+    set_cookies: Arc<Mutex<Vec<http::HeaderValue>>>,
     /// The account named by a valid `acct` cookie, and when it was issued; used only when the
     /// session cannot be read.
     signed_account: Option<(i64, i64)>,
@@ -111,8 +121,10 @@ pub async fn touch(session: &Session) {
 }
 
 impl Visitor {
-    /// The visitor of `session`, with the request's cookies.
-    pub fn new(state: &AppState, session: Session, headers: &http::HeaderMap) -> Visitor {
+    /// The visitor of a request, read once: its session (from the session layer), cookies,
+    /// anonymous id and page-cache marker (from earlier middleware) and peer address.
+    pub fn from_request<B>(state: &AppState, session: Session, req: &http::Request<B>) -> Visitor {
+        let headers = req.headers();
         let lifetime = state.config.session_inactivity;
         let signed_account = cookies::get(headers, cookies::ACCOUNT)
             .and_then(|v| state.signer.verify(ACCOUNT_PURPOSE, &v))
@@ -123,8 +135,20 @@ impl Visitor {
                 (0..lifetime.as_millis() as i64).contains(&age).then_some(())?;
                 Some((uid.parse().ok()?, issued))
             });
+        let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
+        let overrides: Vec<(String, String)> = cookies::jar(headers)
+            .iter()
+            .filter_map(|c| Some((c.name().strip_prefix(cookies::OVERRIDE_PREFIX)?.to_string(), c.value().to_string())))
+            .take(MAX_OVERRIDES)
+            .collect();
         Visitor {
             session,
+            anon: req.extensions().get::<AnonId>().cloned(),
+            address: client_address(headers, peer, state.config.trust_proxy),
+            overrides: overrides.into(),
+            flash: cookies::get(headers, cookies::FLASH).and_then(|v| super::flash::parse(&v)),
+            personal: req.extensions().get::<PersonalRender>().cloned().unwrap_or_default(),
+            set_cookies: Arc::default(),
             signed_account,
             device: cookies::get(headers, cookies::DEVICE).and_then(|v| state.signer.verify(DEVICE_PURPOSE, &v)),
             signer: state.signer.clone(),
@@ -134,20 +158,35 @@ impl Visitor {
         }
     }
 
-    /// The visitor of the current request (the session layer puts the session in the request).
-    pub async fn current() -> Result<Visitor, AppError> {
-        let session = leptos_axum::extract::<Session>().await.map_err(|e| {
-            tracing::error!(error = %e, "no session layer on this request");
-            AppError::internal()
-        })?;
-        let state = crate::state::app_state()?;
-        let parts = leptos::prelude::use_context::<http::request::Parts>();
-        let visitor =
-            Visitor::new(&state, session, parts.as_ref().map(|p| &p.headers).unwrap_or(&http::HeaderMap::new()));
+    /// The visitor of the current request (built by the server's middleware). A request with a
+    /// session, or with an account cookie, renders a personal page.
+    pub fn current() -> Result<Visitor, AppError> {
+        let visitor = leptos::prelude::use_context::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<Visitor>().cloned())
+            .ok_or_else(|| {
+                tracing::error!("no visitor on this request (the visitor middleware is missing)");
+                AppError::internal()
+            })?;
         if visitor.session.id().is_some() || visitor.signed_account.is_some() {
-            mark_personal();
+            visitor.mark_personal();
         }
         Ok(visitor)
+    }
+
+    /// Notes that the page being rendered used something personal (see `PersonalRender`).
+    pub fn mark_personal(&self) {
+        self.personal.mark();
+    }
+
+    /// The cookies this visitor's actions set, for the response (taken once).
+    pub fn take_cookies(&self) -> Vec<http::HeaderValue> {
+        std::mem::take(&mut *self.set_cookies.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn set_cookie(&self, value: Option<http::HeaderValue>) {
+        if let Some(value) = value {
+            self.set_cookies.lock().unwrap_or_else(|e| e.into_inner()).push(value);
+        }
     }
 
     /// The signed-in account, if any. Never writes. When the session store is unreachable, the
@@ -184,12 +223,6 @@ impl Visitor {
             return Ok(None);
         }
         Ok(self.session.id().map(|id| CartOwner::Guest(guest_key(&id.to_string()))))
-    }
-
-    fn set_cookie(&self, value: Option<http::HeaderValue>) {
-        if let (Some(value), Some(res)) = (value, leptos::prelude::use_context::<leptos_axum::ResponseOptions>()) {
-            res.append_header(http::header::SET_COOKIE, value);
-        }
     }
 
     /// Signs the session in as `user_id` under a new session id (no fixation), and gives the
@@ -238,65 +271,75 @@ impl Visitor {
     /// A first visit: the anonymous id was minted for this very request. Nothing is recorded
     /// about such visitors (views, exposures) until they come back, so traffic without cookies
     /// cannot fill the tables.
-    pub fn is_first_visit() -> bool {
-        leptos::prelude::use_context::<http::request::Parts>()
-            .and_then(|p| p.extensions.get::<AnonId>().map(|a| a.fresh))
-            .unwrap_or(false)
+    pub fn is_first_visit(&self) -> bool {
+        self.anon.as_ref().is_some_and(|a| a.fresh)
     }
 
     /// The browser's anonymous id, if it has one. A returning browser's id makes the page
     /// personal (its recommendations follow its history).
-    pub fn anon_id() -> Option<String> {
-        let parts = leptos::prelude::use_context::<http::request::Parts>()?;
-        let anon = parts.extensions.get::<AnonId>()?;
+    pub fn anon_id(&self) -> Option<&str> {
+        let anon = self.anon.as_ref()?;
         if !anon.fresh {
-            mark_personal();
+            self.mark_personal();
         }
-        Some(anon.id.clone())
+        Some(&anon.id)
     }
 
-    /// Who did something, for events: `u:<id>` for accounts, `a:<anonymous id>` otherwise.
-    pub async fn subject(&self) -> String {
+    /// Who did something, for events and experiments: the account, else the browser.
+    pub async fn subject(&self) -> Subject {
         match self.user_id().await {
-            Ok(Some(id)) => format!("u:{id}"),
-            _ => match Self::anon_id() {
-                Some(a) => format!("a:{a}"),
-                None => "a:unknown".into(),
+            Ok(Some(id)) => Subject::User(id),
+            _ => match self.anon_id() {
+                Some(a) => Subject::Anon(a.to_string()),
+                None => Subject::Unknown,
             },
         }
     }
 
     /// The client's address, for rate limiting (see `client_address`).
-    pub async fn client_ip(trust_proxy: bool) -> String {
-        let peer = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>().await.ok().map(|c| c.0);
-        match leptos::prelude::use_context::<http::request::Parts>() {
-            Some(parts) => client_address(&parts.headers, peer, trust_proxy),
-            None => peer.map(|p| p.ip().to_string()).unwrap_or_else(|| "unknown".into()),
-        }
+    pub fn address(&self) -> &str {
+        &self.address
     }
 
-    /// The cart owner. With `create`, a guest without a session gets one now (the session must
-    /// exist to key the cart); without it, `None` means "no cart yet".
-    pub async fn cart_owner(&self, create: bool) -> Result<Option<CartOwner>, AppError> {
+    /// The QA override of `flag`, if this browser has one (a forced page is personal).
+    pub fn forced_variant(&self, flag: &str) -> Option<&str> {
+        let forced = self.overrides.iter().find(|(f, _)| f == flag).map(|(_, v)| v.as_str())?;
+        self.mark_personal();
+        Some(forced)
+    }
+
+    /// Takes the flash message left by the previous form post, clearing its cookie.
+    pub fn take_flash(&self) -> Option<Flash> {
+        let flash = self.flash.clone()?;
+        self.mark_personal();
+        self.set_cookie(cookies::set_cookie(cookies::FLASH, "", 0, self.secure_cookies));
+        Some(flash)
+    }
+
+    /// The cart owner, or `None` when a guest has no session yet (so no cart). Never writes.
+    pub async fn cart_owner(&self) -> Result<Option<CartOwner>, AppError> {
         if let Some(uid) = self.user_id().await? {
             return Ok(Some(CartOwner::User(uid)));
         }
-        if self.session.id().is_none() {
-            if !create {
-                return Ok(None);
-            }
-            self.session.insert(SEEN_KEY, today()).await.map_err(unavailable)?;
-            self.session.save().await.map_err(unavailable)?;
+        Ok(self.session.id().map(|id| CartOwner::Guest(guest_key(&id.to_string()))))
+    }
+
+    /// The cart owner, giving a guest without a session one now (the session keys the cart).
+    pub async fn start_cart(&self) -> Result<CartOwner, AppError> {
+        if let Some(owner) = self.cart_owner().await? {
+            return Ok(owner);
         }
+        self.session.insert(SEEN_KEY, today()).await.map_err(unavailable)?;
+        self.session.save().await.map_err(unavailable)?;
         let id = self.session.id().ok_or_else(AppError::internal)?;
-        Ok(Some(CartOwner::Guest(guest_key(&id.to_string()))))
+        Ok(CartOwner::Guest(guest_key(&id.to_string())))
     }
 }
 
 /// The client's address: the socket's peer, or with `trust_proxy` the last `X-Forwarded-For`
 /// entry when it is an IP address (the one the shop's own proxy added). One reading for every
 /// part of the shop that limits by address.
-pub fn client_address(headers: &http::HeaderMap, peer: Option<std::net::SocketAddr>, trust_proxy: bool) -> String {
+fn client_address(headers: &http::HeaderMap, peer: Option<std::net::SocketAddr>, trust_proxy: bool) -> String {
     let forwarded = trust_proxy
         .then(|| headers.get("x-forwarded-for"))
         .flatten()

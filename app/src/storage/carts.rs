@@ -216,6 +216,16 @@ impl Carts {
         }
     }
 
+    /// The cart an order is about to be placed from, for the checks before the payment: a
+    /// claimed cart's frozen lines, or the store of record's current cart (read again, locked,
+    /// inside the order transaction).
+    pub async fn basket(&self, basket: &Basket) -> Result<StoredCart, StoreError> {
+        match basket {
+            Basket::Claimed { lines, version, .. } => Ok(StoredCart { lines: lines.clone(), version: *version }),
+            Basket::Sql(owner) => Ok(self.load_for_checkout(owner).await?.cart),
+        }
+    }
+
     /// The order was not placed: a claimed cart goes back to the shopper as it was.
     pub async fn order_abandoned(&self, basket: &Basket, claim_id: &str) {
         let owner = basket.owner();

@@ -12,6 +12,7 @@ use super::catalog::SqlCatalog;
 use super::page_cache::PageCache;
 use super::redis::Redis;
 use crate::domain::catalog::{normalize_search, valid_slug, Sort};
+use crate::domain::catalog_edit::ProductEdit;
 use crate::model::{Category, Listing, ProductCard, ProductDetail};
 use moka::future::Cache;
 use std::collections::{HashMap, HashSet};
@@ -220,6 +221,39 @@ impl Catalog {
         self.announce(id).await;
     }
 
+    /// Products an admin can edit: a search among the products on sale (never cached), or with no
+    /// query the lowest stock first, which is what needs attention.
+    pub async fn for_admin(&self, query: &str) -> Result<Vec<ProductCard>, sqlx::Error> {
+        if query.trim().is_empty() {
+            return self.sql.lowest_stock(50).await;
+        }
+        Ok(self.sql.search(query, crate::domain::catalog::Sort::Name, 1).await?.1.products)
+    }
+
+    /// Applies an operator's edit to the product `slug` and makes every instance see it.
+    /// `None` when there is no such product.
+    pub async fn edit(&self, slug: &str, edit: ProductEdit) -> Result<Option<ProductCard>, sqlx::Error> {
+        let card = self.sql.apply_edit(slug, edit).await?;
+        if let Some(card) = &card {
+            self.changed(card.id).await;
+        }
+        Ok(card)
+    }
+
+    /// Stock of `ids` changed through an order: this instance sees it now, the other instances
+    /// are told in the background (the caller's answer does not wait for them).
+    pub async fn sold(&self, ids: Vec<i64>) {
+        for &id in &ids {
+            self.invalidate_product(id).await;
+        }
+        let catalog = self.clone();
+        tokio::spawn(async move {
+            for id in ids {
+                catalog.announce(id).await;
+            }
+        });
+    }
+
     /// Tells the other instances (when there is Redis) that a product changed.
     pub async fn announce(&self, id: i64) {
         if let Some(redis) = &self.redis {
@@ -285,7 +319,7 @@ impl Catalog {
     }
 
     /// Forgets the cached cards of `ids` only (their price or stock may be newer in the database).
-    pub async fn forget_cards(&self, ids: &[i64]) {
+    pub async fn refresh_cards(&self, ids: &[i64]) {
         for id in ids {
             self.cards.invalidate(id).await;
         }
