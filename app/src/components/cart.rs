@@ -8,18 +8,12 @@
 use crate::api::cart::{add_to_cart, clear_cart, get_cart, remove_from_cart, restore_cart, set_cart_quantity};
 use crate::api::experiments::cart_layout;
 use crate::client::local_cart;
+use crate::domain::cart::optimistic;
+pub use crate::domain::cart::CartOp;
 use crate::domain::money::format_cents;
 use crate::error::AppError;
 use crate::model::{CartLine, CartView};
 use leptos::prelude::*;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CartOp {
-    Add { product_id: i64, quantity: u32 },
-    Set { product_id: i64, quantity: u32 },
-    Remove { product_id: i64 },
-    Clear,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageKind {
@@ -286,40 +280,6 @@ mod live {
             source.close();
         }
     }
-}
-
-/// The cart as it will be once `op` succeeds, as far as the browser can tell.
-pub fn optimistic(view: &CartView, op: &CartOp) -> CartView {
-    let mut v = view.clone();
-    v.notices.clear();
-    match *op {
-        CartOp::Add { product_id, quantity } => match v.lines.iter_mut().find(|l| l.product_id == product_id) {
-            Some(line) => {
-                let cap = line.stock_available.clamp(0, 99) as u32;
-                line.quantity = (line.quantity + quantity).min(cap.max(line.quantity));
-            }
-            // A new line: its name and price come with the server's answer; count it meanwhile.
-            None => {
-                v.item_count += quantity;
-                return v;
-            }
-        },
-        CartOp::Set { product_id, quantity: 0 } | CartOp::Remove { product_id } => {
-            v.lines.retain(|l| l.product_id != product_id)
-        }
-        CartOp::Set { product_id, quantity } => {
-            if let Some(line) = v.lines.iter_mut().find(|l| l.product_id == product_id) {
-                line.quantity = quantity;
-            }
-        }
-        CartOp::Clear => v.lines.clear(),
-    }
-    for l in &mut v.lines {
-        l.line_total_cents = if l.on_sale { l.unit_price_cents * i64::from(l.quantity) } else { 0 };
-    }
-    v.subtotal_cents = v.lines.iter().map(|l| l.line_total_cents).sum();
-    v.item_count = v.lines.iter().filter(|l| l.on_sale).map(|l| l.quantity).sum();
-    v
 }
 
 /// The submit handler for every cart form: reads the form's action and fields and dispatches
