@@ -1,7 +1,8 @@
-//! Checkout rules: the shipping address, shipping cost, totals, and what makes two order
-//! requests "the same" for the idempotency check. Pure.
+//! Checkout rules: what stops a cart from being ordered, the shipping address, shipping cost,
+//! totals, and what makes two order requests "the same" for the idempotency check. Pure.
 
 use crate::domain::money::Currency;
+use crate::model::CartView;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -26,6 +27,27 @@ pub const COUNTRIES: &[(&str, &str)] = &[
     ("AU", "Australia"),
     ("NZ", "New Zealand"),
 ];
+
+/// What stops this cart (as priced with today's catalogue) from being ordered, one message per
+/// problem for the shopper: nothing on sale in it, lines no longer sold, sold out, or wanting more
+/// than is in stock. Empty when the cart can be ordered. Price changes are not problems: the
+/// cart already shows today's prices and the quote confirms them.
+pub fn cart_problems(cart: &CartView) -> Vec<String> {
+    let mut problems = Vec::new();
+    if cart.lines.iter().all(|l| !l.on_sale) {
+        problems.push("Your cart is empty.".to_string());
+    }
+    for l in &cart.lines {
+        if !l.on_sale {
+            problems.push(format!("{} is no longer available: remove it to check out.", l.name));
+        } else if l.stock_available <= 0 {
+            problems.push(format!("{} is sold out: remove it to check out.", l.name));
+        } else if l.stock_available < i64::from(l.quantity) {
+            problems.push(format!("Only {} left of {}: lower the quantity to check out.", l.stock_available, l.name));
+        }
+    }
+    problems
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Address {
@@ -213,6 +235,7 @@ pub fn request_fingerprint(buyer: &str, email: &str, address: &Address) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::CartLine;
 
     fn addr() -> Address {
         Address {
@@ -223,6 +246,62 @@ mod tests {
             postcode: " ab1 2cd ".into(),
             country: "gb".into(),
         }
+    }
+
+    fn line(name: &str, quantity: u32, stock: i64) -> CartLine {
+        CartLine {
+            product_id: stock,
+            slug: String::new(),
+            name: name.into(),
+            image: String::new(),
+            unit_price_cents: 1_000,
+            quantity,
+            line_total_cents: 1_000 * i64::from(quantity),
+            stock_available: stock,
+            on_sale: true,
+            previous_price_cents: None,
+        }
+    }
+
+    fn cart(lines: Vec<CartLine>) -> CartView {
+        CartView { lines, ..CartView::default() }
+    }
+
+    #[test]
+    fn a_cart_in_stock_has_no_problems() {
+        assert!(cart_problems(&cart(vec![line("Mug", 2, 2), line("Bowl", 1, 40)])).is_empty());
+        let changed = CartLine { previous_price_cents: Some(900), ..line("Mug", 1, 3) };
+        assert!(cart_problems(&cart(vec![changed])).is_empty(), "a price change alone does not block");
+    }
+
+    #[test]
+    fn an_empty_cart_cannot_be_ordered() {
+        assert_eq!(cart_problems(&cart(vec![])), vec!["Your cart is empty."]);
+    }
+
+    #[test]
+    fn each_line_that_cannot_be_ordered_says_why() {
+        let gone = CartLine { on_sale: false, stock_available: 0, ..line("Old vase", 1, 0) };
+        let problems =
+            cart_problems(&cart(vec![line("Mug", 1, 5), line("Bowl", 2, 0), line("Jug", 3, 2), gone.clone()]));
+        assert_eq!(
+            problems,
+            vec![
+                "Bowl is sold out: remove it to check out.",
+                "Only 2 left of Jug: lower the quantity to check out.",
+                "Old vase is no longer available: remove it to check out.",
+            ]
+        );
+        assert_eq!(
+            cart_problems(&cart(vec![line("Bowl", 1, -3)])),
+            vec!["Bowl is sold out: remove it to check out."],
+            "negative stock is sold out"
+        );
+        // Only lines no longer sold: nothing could be ordered, and each is named.
+        assert_eq!(
+            cart_problems(&cart(vec![gone])),
+            vec!["Your cart is empty.", "Old vase is no longer available: remove it to check out."]
+        );
     }
 
     #[test]

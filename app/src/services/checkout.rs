@@ -28,23 +28,6 @@ pub struct PlaceRequest {
     pub address: Address,
 }
 
-fn cart_problems(cart: &CartView) -> Vec<String> {
-    let mut problems = Vec::new();
-    if cart.lines.iter().all(|l| !l.on_sale) {
-        problems.push("Your cart is empty.".to_string());
-    }
-    for l in &cart.lines {
-        if !l.on_sale {
-            problems.push(format!("{} is no longer available: remove it to check out.", l.name));
-        } else if l.stock_available <= 0 {
-            problems.push(format!("{} is sold out: remove it to check out.", l.name));
-        } else if l.stock_available < i64::from(l.quantity) {
-            problems.push(format!("Only {} left of {}: lower the quantity to check out.", l.stock_available, l.name));
-        }
-    }
-    problems
-}
-
 pub async fn summary(state: &AppState, visitor: &Visitor) -> Result<CheckoutSummary, AppError> {
     super::experiments::record_step(state, visitor, Step::CheckoutStarted).await;
     priced_summary(state, visitor).await
@@ -74,7 +57,7 @@ async fn priced_summary(state: &AppState, visitor: &Visitor) -> Result<CheckoutS
         .collect();
     let t = totals(&priced);
     Ok(CheckoutSummary {
-        problems: cart_problems(&cart),
+        problems: crate::domain::checkout::cart_problems(&cart),
         shipping_cents: t.shipping_cents,
         total_cents: t.total_cents,
         quote: Quote::of(cart.version, &priced, cart.currency).token(),
@@ -248,7 +231,7 @@ async fn commit(state: AppState, owner: CartOwner, mut order: NewOrder) -> Resul
         state.carts.order_abandoned(&basket, &claim_id).await;
         return Err(AppError::Invalid("Your cart is empty.".into()));
     }
-    let problems = cart_problems(&view_of(&state, &cart, owner.is_guest()).await?);
+    let problems = crate::domain::checkout::cart_problems(&view_of(&state, &cart, owner.is_guest()).await?);
     if !problems.is_empty() {
         state.carts.order_abandoned(&basket, &claim_id).await;
         return Ok(Committed::Blocked(problems.join(" ")));
