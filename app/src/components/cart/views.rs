@@ -3,9 +3,11 @@
 
 use super::forms::on_cart_submit;
 use super::store::CartCtx;
+use crate::api::cart::{AddToCart, RemoveFromCart, SetCartQuantity};
 use crate::domain::money::format_cents;
 use crate::model::CartLine;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 /// The cart link with its item count, on every page.
 #[component]
@@ -45,7 +47,7 @@ pub fn CartBadge() -> impl IntoView {
 pub fn AddToCartButton(product_id: i64, sold_out: bool, name: String) -> impl IntoView {
     let ctx = expect_context::<CartCtx>();
     view! {
-        <form method="post" action="/api/cart/add" on:submit=on_cart_submit(ctx)>
+        <form method="post" action=AddToCart::url() on:submit=on_cart_submit(ctx)>
             <input type="hidden" name="product_id" value=product_id />
             <input type="hidden" name="quantity" value="1" />
             <button
@@ -96,18 +98,18 @@ pub fn CartLineView(line: CartLine, #[prop(optional)] in_drawer: bool) -> impl I
                     let submit3 = submit.clone();
                     view! {
                         <div class="qty-form">
-                            <form method="post" action="/api/cart/set" on:submit=submit>
+                            <form method="post" action=SetCartQuantity::url() on:submit=submit>
                                 <input type="hidden" name="product_id" value=pid />
                                 <input type="hidden" name="quantity" value=q.saturating_sub(1) />
                                 <button type="submit" class="btn btn-icon" aria-label=format!("One fewer {name}")>"−"</button>
                             </form>
-                            <form method="post" action="/api/cart/set" on:submit=submit2 class="qty-set">
+                            <form method="post" action=SetCartQuantity::url() on:submit=submit2 class="qty-set">
                                 <input type="hidden" name="product_id" value=pid />
                                 <label for=qty_id.clone() class="visually-hidden">{format!("Quantity of {name}")}</label>
                                 <input id=qty_id.clone() type="number" name="quantity" min="0" max=max value=q inputmode="numeric" />
                                 <button type="submit" class="btn btn-small">"Update"</button>
                             </form>
-                            <form method="post" action="/api/cart/add" on:submit=submit3>
+                            <form method="post" action=AddToCart::url() on:submit=submit3>
                                 <input type="hidden" name="product_id" value=pid />
                                 <input type="hidden" name="quantity" value="1" />
                                 <button type="submit" class="btn btn-icon" aria-label=format!("One more {name}") disabled={q >= max}>"+"</button>
@@ -116,7 +118,7 @@ pub fn CartLineView(line: CartLine, #[prop(optional)] in_drawer: bool) -> impl I
                     }
                 })}
                 <span class="line-total">{format_cents(line.line_total_cents, currency)}</span>
-                <form method="post" action="/api/cart/remove" on:submit=on_cart_submit(ctx)>
+                <form method="post" action=RemoveFromCart::url() on:submit=on_cart_submit(ctx)>
                     <input type="hidden" name="product_id" value=pid />
                     <button type="submit" class="btn btn-link btn-danger" aria-label=format!("Remove {} from cart", line.name)>"Remove"</button>
                 </form>
