@@ -5,7 +5,7 @@ use super::store::CartCtx;
 #[cfg(feature = "hydrate")]
 use crate::api::cart::{AddToCart, ClearCart, RemoveFromCart, SetCartQuantity};
 #[cfg(feature = "hydrate")]
-use crate::domain::cart::CartOp;
+use crate::domain::cart::{CartOp, MAX_QUANTITY};
 #[cfg(feature = "hydrate")]
 use leptos::server_fn::ServerFn;
 
@@ -26,10 +26,10 @@ pub fn on_cart_submit(ctx: CartCtx) -> impl Fn(leptos::ev::SubmitEvent) + Clone 
             let (add, set) = (AddToCart::url(), SetCartQuantity::url());
             let (remove, clear) = (RemoveFromCart::url(), ClearCart::url());
             let op = match (action.as_str(), product_id, quantity) {
-                (a, Some(product_id), Some(quantity)) if a == add && (1..=99).contains(&quantity) => {
+                (a, Some(product_id), Some(quantity)) if a == add && (1..=MAX_QUANTITY).contains(&quantity) => {
                     CartOp::Add { product_id, quantity }
                 }
-                (a, Some(product_id), Some(quantity)) if a == set && quantity <= 99 => {
+                (a, Some(product_id), Some(quantity)) if a == set && quantity <= MAX_QUANTITY => {
                     CartOp::Set { product_id, quantity }
                 }
                 (a, Some(product_id), _) if a == remove => CartOp::Remove { product_id },

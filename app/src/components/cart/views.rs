@@ -4,6 +4,7 @@
 use super::forms::on_cart_submit;
 use super::store::CartCtx;
 use crate::api::cart::{AddToCart, RemoveFromCart, SetCartQuantity};
+use crate::domain::cart::line_cap;
 use crate::domain::money::format_cents;
 use crate::model::CartLine;
 use leptos::prelude::*;
@@ -69,7 +70,7 @@ pub fn CartLineView(line: CartLine, #[prop(optional)] in_drawer: bool) -> impl I
     let submit = on_cart_submit(ctx);
     let pid = line.product_id;
     let q = line.quantity;
-    let max = line.stock_available.clamp(0, 99) as u32;
+    let max = line_cap(line.stock_available);
     let currency = ctx.view().map(|v| v.currency).unwrap_or_default();
     let href = format!("/p/{}", line.slug);
     let name = line.name.clone();
