@@ -254,9 +254,136 @@ pub fn build_view(stored: &StoredCart, products: &HashMap<i64, ProductCard>, gue
     CartView { lines, subtotal_cents: subtotal, currency, item_count: items, version: stored.version, guest, notices }
 }
 
+/// A change the shopper asks for, as the browser sends it to the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CartOp {
+    Add { product_id: i64, quantity: u32 },
+    Set { product_id: i64, quantity: u32 },
+    Remove { product_id: i64 },
+    Clear,
+}
+
+/// The cart as it will be once `op` succeeds, as far as the browser can tell: what is shown at
+/// once, before the server answers (its answer then replaces it). An add is capped at the stock
+/// the view knows and at `MAX_QUANTITY`, but never lowers a line; totals and the item count are
+/// recomputed from the lines. A product not in the view yet only counts towards the item count:
+/// its name and price come with the server's answer.
+pub fn optimistic(view: &CartView, op: &CartOp) -> CartView {
+    let mut v = view.clone();
+    v.notices.clear();
+    match *op {
+        CartOp::Add { product_id, quantity } => match v.lines.iter_mut().find(|l| l.product_id == product_id) {
+            Some(line) => {
+                let cap = line_cap(line.stock_available);
+                line.quantity = line.quantity.saturating_add(quantity).min(cap.max(line.quantity));
+            }
+            None => {
+                v.item_count = v.item_count.saturating_add(quantity);
+                return v;
+            }
+        },
+        CartOp::Set { product_id, quantity: 0 } | CartOp::Remove { product_id } => {
+            v.lines.retain(|l| l.product_id != product_id)
+        }
+        CartOp::Set { product_id, quantity } => {
+            if let Some(line) = v.lines.iter_mut().find(|l| l.product_id == product_id) {
+                line.quantity = quantity;
+            }
+        }
+        CartOp::Clear => v.lines.clear(),
+    }
+    for l in &mut v.lines {
+        l.line_total_cents = if l.on_sale { l.unit_price_cents.saturating_mul(i64::from(l.quantity)) } else { 0 };
+    }
+    v.subtotal_cents = v.lines.iter().map(|l| l.line_total_cents).sum();
+    v.item_count = v.lines.iter().filter(|l| l.on_sale).map(|l| l.quantity).sum();
+    v
+}
+
+/// What stops this cart (as priced with today's catalogue) from being ordered, one message per
+/// problem for the shopper: nothing on sale in it, lines no longer sold, sold out, or wanting more
+/// than is in stock. Empty when the cart can be ordered. Price changes are not problems: the
+/// cart already shows today's prices and the quote confirms them.
+pub fn cart_problems(cart: &CartView) -> Vec<String> {
+    let mut problems = Vec::new();
+    if cart.lines.iter().all(|l| !l.on_sale) {
+        problems.push("Your cart is empty.".to_string());
+    }
+    for l in &cart.lines {
+        if !l.on_sale {
+            problems.push(format!("{} is no longer available: remove it to check out.", l.name));
+        } else if l.stock_available <= 0 {
+            problems.push(format!("{} is sold out: remove it to check out.", l.name));
+        } else if l.stock_available < i64::from(l.quantity) {
+            problems.push(format!("Only {} left of {}: lower the quantity to check out.", l.stock_available, l.name));
+        }
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn problem_line(name: &str, quantity: u32, stock: i64) -> CartLine {
+        CartLine {
+            product_id: stock,
+            slug: String::new(),
+            name: name.into(),
+            image: String::new(),
+            unit_price_cents: 1_000,
+            quantity,
+            line_total_cents: 1_000 * i64::from(quantity),
+            stock_available: stock,
+            on_sale: true,
+            previous_price_cents: None,
+        }
+    }
+
+    fn problem_cart(lines: Vec<CartLine>) -> CartView {
+        CartView { lines, ..CartView::default() }
+    }
+
+    #[test]
+    fn a_cart_in_stock_has_no_problems() {
+        assert!(cart_problems(&problem_cart(vec![problem_line("Mug", 2, 2), problem_line("Bowl", 1, 40)])).is_empty());
+        let changed = CartLine { previous_price_cents: Some(900), ..problem_line("Mug", 1, 3) };
+        assert!(cart_problems(&problem_cart(vec![changed])).is_empty(), "a price change alone does not block");
+    }
+
+    #[test]
+    fn an_empty_cart_cannot_be_ordered() {
+        assert_eq!(cart_problems(&problem_cart(vec![])), vec!["Your cart is empty."]);
+    }
+
+    #[test]
+    fn each_line_that_cannot_be_ordered_says_why() {
+        let gone = CartLine { on_sale: false, stock_available: 0, ..problem_line("Old vase", 1, 0) };
+        let problems = cart_problems(&problem_cart(vec![
+            problem_line("Mug", 1, 5),
+            problem_line("Bowl", 2, 0),
+            problem_line("Jug", 3, 2),
+            gone.clone(),
+        ]));
+        assert_eq!(
+            problems,
+            vec![
+                "Bowl is sold out: remove it to check out.",
+                "Only 2 left of Jug: lower the quantity to check out.",
+                "Old vase is no longer available: remove it to check out.",
+            ]
+        );
+        assert_eq!(
+            cart_problems(&problem_cart(vec![problem_line("Bowl", 1, -3)])),
+            vec!["Bowl is sold out: remove it to check out."],
+            "negative stock is sold out"
+        );
+        // Only lines no longer sold: nothing could be ordered, and each is named.
+        assert_eq!(
+            cart_problems(&problem_cart(vec![gone])),
+            vec!["Your cart is empty.", "Old vase is no longer available: remove it to check out."]
+        );
+    }
 
     fn card(id: i64, price: i64, stock: i64) -> ProductCard {
         ProductCard {
@@ -353,5 +480,118 @@ mod tests {
         let (kept, adj) = validate_client_lines(&lines, &products);
         assert_eq!(kept.len(), MAX_LINES);
         assert_eq!(adj.len(), 50);
+    }
+
+    fn line(product_id: i64, quantity: u32, price: i64, stock: i64) -> CartLine {
+        CartLine {
+            product_id,
+            slug: format!("p-{product_id}"),
+            name: format!("Product {product_id}"),
+            image: String::new(),
+            unit_price_cents: price,
+            quantity,
+            line_total_cents: price * i64::from(quantity),
+            stock_available: stock,
+            on_sale: true,
+            previous_price_cents: None,
+        }
+    }
+
+    /// Two lines: 2 × $10 (stock 5) and 1 × $3.50 (plenty of stock), with a notice.
+    fn shown() -> CartView {
+        let lines = vec![line(1, 2, 1000, 5), line(2, 1, 350, 500)];
+        CartView {
+            subtotal_cents: 2350,
+            item_count: 3,
+            lines,
+            currency: Currency::USD,
+            version: 4,
+            guest: true,
+            notices: vec!["Some prices changed.".into()],
+        }
+    }
+
+    fn quantities(v: &CartView) -> Vec<(i64, u32)> {
+        v.lines.iter().map(|l| (l.product_id, l.quantity)).collect()
+    }
+
+    #[test]
+    fn an_add_shows_at_once_with_new_totals() {
+        let v = optimistic(&shown(), &CartOp::Add { product_id: 1, quantity: 1 });
+        assert_eq!(quantities(&v), vec![(1, 3), (2, 1)]);
+        assert_eq!(v.lines[0].line_total_cents, 3000);
+        assert_eq!(v.subtotal_cents, 3350);
+        assert_eq!(v.item_count, 4);
+        assert!(v.notices.is_empty(), "old notices go; the answer brings its own");
+        assert_eq!((v.version, v.guest, v.currency), (4, true, Currency::USD), "the rest is kept");
+    }
+
+    #[test]
+    fn an_add_is_capped_at_known_stock_and_the_line_maximum() {
+        let v = optimistic(&shown(), &CartOp::Add { product_id: 1, quantity: 10 });
+        assert_eq!(quantities(&v)[0], (1, 5), "stock is 5");
+        assert_eq!(v.subtotal_cents, 5000 + 350);
+        let v = optimistic(&shown(), &CartOp::Add { product_id: 2, quantity: MAX_QUANTITY });
+        assert_eq!(quantities(&v)[1], (2, MAX_QUANTITY), "stock 500, but at most MAX_QUANTITY");
+        assert_eq!(v.item_count, 2 + MAX_QUANTITY);
+    }
+
+    #[test]
+    fn an_add_never_lowers_a_line_already_over_stock() {
+        let mut cart = shown();
+        cart.lines[0].stock_available = 1;
+        let v = optimistic(&cart, &CartOp::Add { product_id: 1, quantity: 1 });
+        assert_eq!(quantities(&v)[0], (1, 2));
+        cart.lines[0].stock_available = 0;
+        let v = optimistic(&cart, &CartOp::Add { product_id: 1, quantity: 1 });
+        assert_eq!(quantities(&v)[0], (1, 2));
+    }
+
+    #[test]
+    fn an_add_of_a_product_not_shown_yet_only_counts_it() {
+        let v = optimistic(&shown(), &CartOp::Add { product_id: 9, quantity: 2 });
+        assert_eq!(quantities(&v), vec![(1, 2), (2, 1)], "no line until the server names and prices it");
+        assert_eq!(v.item_count, 5);
+        assert_eq!(v.subtotal_cents, 2350);
+        assert!(v.notices.is_empty());
+    }
+
+    #[test]
+    fn set_changes_a_line_and_zero_removes_it() {
+        let v = optimistic(&shown(), &CartOp::Set { product_id: 2, quantity: 4 });
+        assert_eq!(quantities(&v), vec![(1, 2), (2, 4)]);
+        assert_eq!(v.subtotal_cents, 2000 + 1400);
+        assert_eq!(v.item_count, 6);
+        let v = optimistic(&shown(), &CartOp::Set { product_id: 1, quantity: 0 });
+        assert_eq!(quantities(&v), vec![(2, 1)]);
+        assert_eq!((v.subtotal_cents, v.item_count), (350, 1));
+    }
+
+    #[test]
+    fn set_of_an_unknown_product_changes_nothing_but_the_notices() {
+        let v = optimistic(&shown(), &CartOp::Set { product_id: 9, quantity: 3 });
+        assert_eq!(quantities(&v), quantities(&shown()));
+        assert_eq!((v.subtotal_cents, v.item_count), (2350, 3));
+        let v = optimistic(&shown(), &CartOp::Remove { product_id: 9 });
+        assert_eq!(quantities(&v), quantities(&shown()));
+    }
+
+    #[test]
+    fn remove_and_clear() {
+        let v = optimistic(&shown(), &CartOp::Remove { product_id: 2 });
+        assert_eq!(quantities(&v), vec![(1, 2)]);
+        assert_eq!((v.subtotal_cents, v.item_count), (2000, 2));
+        let v = optimistic(&shown(), &CartOp::Clear);
+        assert!(v.lines.is_empty());
+        assert_eq!((v.subtotal_cents, v.item_count), (0, 0));
+    }
+
+    #[test]
+    fn lines_no_longer_sold_are_neither_counted_nor_charged() {
+        let mut cart = shown();
+        cart.lines[1].on_sale = false;
+        let v = optimistic(&cart, &CartOp::Add { product_id: 1, quantity: 1 });
+        assert_eq!(v.lines[1].line_total_cents, 0);
+        assert_eq!((v.subtotal_cents, v.item_count), (3000, 3));
     }
 }

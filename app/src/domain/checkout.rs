@@ -1,5 +1,6 @@
 //! Checkout rules: the shipping address, shipping cost, totals, and what makes two order
-//! requests "the same" for the idempotency check. Pure.
+//! requests "the same" for the idempotency check. Pure. (What stops a cart from being ordered
+//! is `domain::cart::cart_problems`.)
 
 use crate::domain::money::Currency;
 use serde::{Deserialize, Serialize};

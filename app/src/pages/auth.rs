@@ -1,12 +1,13 @@
 //! Sign in, register and the account page.
 
-use crate::api::auth::safe_next;
 #[cfg(feature = "hydrate")]
 use crate::api::auth::{login, register};
+use crate::api::auth::{safe_next, Login, Logout, Register};
 use crate::components::auth::AuthCtx;
 use crate::components::cart::CartCtx;
 use crate::components::page_title::PageTitle;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Meta;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
@@ -69,14 +70,10 @@ fn AuthForm(mode: Mode) -> impl IntoView {
         let _ = (ev, &navigate, auth, mode);
     };
     let (title, heading, action, button, autocomplete) = match mode {
-        Mode::SignIn => ("Sign in · Copperleaf", "Sign in", "/api/auth/login", "Sign in", "current-password"),
-        Mode::Register => (
-            "Create an account · Copperleaf",
-            "Create an account",
-            "/api/auth/register",
-            "Create account",
-            "new-password",
-        ),
+        Mode::SignIn => ("Sign in · Copperleaf", "Sign in", Login::url(), "Sign in", "current-password"),
+        Mode::Register => {
+            ("Create an account · Copperleaf", "Create an account", Register::url(), "Create account", "new-password")
+        }
     };
     view! {
         <PageTitle text=title />
@@ -138,7 +135,7 @@ pub fn AccountPage() -> impl IntoView {
                         <li><a href="/cart">"Your cart"</a></li>
                         {user.is_admin.then(|| view! { <li><a href="/admin">"Shop admin: feature flags and experiments"</a></li> })}
                     </ul>
-                    <form method="post" action="/api/auth/logout" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                    <form method="post" action=Logout::url() on:submit=move |ev: leptos::ev::SubmitEvent| {
                         #[cfg(feature = "hydrate")]
                         {
                             ev.prevent_default();

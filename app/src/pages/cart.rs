@@ -1,7 +1,9 @@
+use crate::api::cart::ClearCart;
 use crate::components::cart::{on_cart_submit, CartCtx, CartLineView};
 use crate::components::page_title::PageTitle;
 use crate::components::recs::RecsRow;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Meta;
 
 #[component]
@@ -48,7 +50,7 @@ pub fn CartPage() -> impl IntoView {
                             } else {
                                 view! { <a class="btn btn-primary" href="/checkout">"Check out"</a> }.into_any()
                             }}
-                            <form method="post" action="/api/cart/clear" on:submit=on_cart_submit(ctx)>
+                            <form method="post" action=ClearCart::url() on:submit=on_cart_submit(ctx)>
                                 <button type="submit" class="btn btn-link">"Empty the cart"</button>
                             </form>
                         </aside>

@@ -1,12 +1,13 @@
 //! `/checkout`: contact, shipping address and the order summary, recomputed on the server.
 
-use crate::api::checkout::get_checkout_summary;
+use crate::api::checkout::{get_checkout_summary, PlaceOrder};
 use crate::components::cart::CartCtx;
 use crate::components::page_title::PageTitle;
 use crate::domain::checkout::COUNTRIES;
 use crate::domain::money::format_cents;
 use crate::model::CheckoutSummary;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Meta;
 
 #[component]
@@ -114,7 +115,7 @@ fn CheckoutForm(
         };
     view! {
         <div class="checkout-layout">
-            <form method="post" action="/api/checkout/place" class="form-card form-wide" on:submit=on_submit>
+            <form method="post" action=PlaceOrder::url() class="form-card form-wide" on:submit=on_submit>
                 <input type="hidden" name="idempotency_key" value=summary.idempotency_key.clone() />
                 <input type="hidden" name="quote" value=summary.quote.clone() />
                 <h2>"Contact"</h2>

@@ -1,9 +1,11 @@
+use crate::api::cart::AddToCart;
 use crate::api::catalog::get_product;
 use crate::components::cart::{on_cart_submit, CartCtx};
 use crate::components::page_title::PageTitle;
 use crate::components::recs::RecsRow;
 use crate::model::ProductDetail;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Meta;
 use leptos_router::hooks::use_params_map;
 
@@ -50,7 +52,7 @@ fn ProductView(product: ProductDetail) -> impl IntoView {
                 <p class="price price-large">{card.price()}</p>
                 <p class=status.class()>{if product.active { status.label() } else { "No longer available".into() }}</p>
                 <p class="description">{description}</p>
-                <form class="buy-form" method="post" action="/api/cart/add" on:submit=on_cart_submit(ctx)>
+                <form class="buy-form" method="post" action=AddToCart::url() on:submit=on_cart_submit(ctx)>
                     <input type="hidden" name="product_id" value=card.id />
                     <div class="stepper">
                         <label for="qty">"Quantity"</label>

@@ -4,6 +4,7 @@
 use super::cart::view_of;
 use super::visitor::Visitor;
 use crate::domain::accounts::normalize_email;
+use crate::domain::cart::cart_problems;
 use crate::domain::checkout::{request_fingerprint, totals, valid_idempotency_key, Address, PricedLine, Quote};
 use crate::domain::experiments::Step;
 use crate::engines::payments::PaymentError;
@@ -26,23 +27,6 @@ pub struct PlaceRequest {
     pub quote: String,
     pub email: String,
     pub address: Address,
-}
-
-fn cart_problems(cart: &CartView) -> Vec<String> {
-    let mut problems = Vec::new();
-    if cart.lines.iter().all(|l| !l.on_sale) {
-        problems.push("Your cart is empty.".to_string());
-    }
-    for l in &cart.lines {
-        if !l.on_sale {
-            problems.push(format!("{} is no longer available: remove it to check out.", l.name));
-        } else if l.stock_available <= 0 {
-            problems.push(format!("{} is sold out: remove it to check out.", l.name));
-        } else if l.stock_available < i64::from(l.quantity) {
-            problems.push(format!("Only {} left of {}: lower the quantity to check out.", l.stock_available, l.name));
-        }
-    }
-    problems
 }
 
 pub async fn summary(state: &AppState, visitor: &Visitor) -> Result<CheckoutSummary, AppError> {
