@@ -57,9 +57,9 @@ pub async fn start_shop(dir: &tempfile::TempDir, redis_url: Option<&str>) -> Ben
     })
     .expect("config");
     let state = crate::startup::build_state(config).await.expect("state");
-    let router = crate::router::build(state.clone()).expect("router");
+    let router = crate::http::router::build(state.clone()).expect("router");
     tokio::spawn(async move {
-        axum::serve(crate::router::no_delay(listener), router.into_make_service_with_connect_info::<SocketAddr>())
+        axum::serve(crate::http::router::no_delay(listener), router.into_make_service_with_connect_info::<SocketAddr>())
             .await
             .expect("serve")
     });

@@ -1,7 +1,8 @@
 //! Commands besides serving: `server recs recompute`, `server recs eval`, `server admin create`,
 //! `server catalog set-price|set-stock`.
 
-use crate::{history, recs_eval, startup};
+use crate::seed::history;
+use crate::{recs_eval, startup};
 use app::config::Config;
 use std::collections::HashMap;
 
@@ -68,7 +69,7 @@ pub async fn recs(config: Config, args: &[String]) -> Result<(), String> {
 
 fn eval(args: &[String]) -> Result<(), String> {
     let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
-    let products: Vec<(i64, i64)> = crate::demo::products().iter().map(|p| (p.id, p.category_id)).collect();
+    let products: Vec<(i64, i64)> = crate::seed::demo::products().iter().map(|p| (p.id, p.category_id)).collect();
     let categories: HashMap<i64, i64> = products.iter().copied().collect();
     let (source, orders) = match flag("--csv") {
         Some(path) => {

@@ -414,7 +414,7 @@ async fn metrics_are_for_operators_only() {
     // On its own listener (METRICS_ADDR), for the internal network.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = server::metrics::listener_router(open.state.clone());
+    let app = server::http::metrics::listener_router(open.state.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let res = plain().get(format!("http://{addr}/metrics")).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 200);

@@ -481,9 +481,9 @@ pub async fn spawn_with(db_url: &str, redis_url: Option<&str>, extra: &[(&str, &
     pairs.extend_from_slice(extra);
     let cfg = config(&pairs);
     let state = server::startup::build_state(cfg).await.expect("build state");
-    let app = server::router::build(state.clone()).expect("router");
+    let app = server::http::router::build(state.clone()).expect("router");
     let task = tokio::spawn(async move {
-        axum::serve(server::router::no_delay(listener), app.into_make_service_with_connect_info::<SocketAddr>())
+        axum::serve(server::http::router::no_delay(listener), app.into_make_service_with_connect_info::<SocketAddr>())
             .await
             .unwrap();
     });
