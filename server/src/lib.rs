@@ -9,12 +9,8 @@
 //! - `startup`, `tasks`, `cli`, `telemetry`: building the state, background work, the commands
 //!   besides serving, logging.
 
-pub mod bench;
 pub mod cli;
 pub mod http;
-pub mod journey;
-pub mod loadgen;
-pub mod recs_eval;
 pub mod seed;
 pub mod startup;
 pub mod tasks;

@@ -1,6 +1,7 @@
 //! Test harness: real databases (a fresh SQLite file, a fresh PostgreSQL database), a real
 //! redis-server on a free port, proxies that fail on demand, and the real router served over
-//! TCP, for the server's integration tests (`server/tests`).
+//! TCP. The server's integration tests (`server/tests`) and the benchmarks and load test
+//! (`tools`) share it.
 
 use app::config::Config;
 use app::state::AppState;

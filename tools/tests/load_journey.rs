@@ -2,8 +2,8 @@
 //! and succeeds, and each completed journey is an order in the database. With two instances the
 //! requests alternate between them, so sessions, carts and the merge must be shared.
 
-use server::journey::{self, Plan, Target};
 use std::time::Duration;
+use tools::journey::{self, Plan, Target};
 
 async fn run_against(servers: &[&testkit::TestServer]) {
     sqlx::query("UPDATE products SET stock = 1000000").execute(&servers[0].state.db.pool).await.unwrap();
