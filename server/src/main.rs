@@ -7,7 +7,8 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use app::config::Config;
-use server::{cli, router, startup, tasks, telemetry};
+use server::http::router;
+use server::{cli, startup, tasks, telemetry};
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -59,7 +60,7 @@ async fn serve(config: Config) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on METRICS_ADDR {metrics_addr}: {e}"))?;
         tracing::info!("metrics on http://{metrics_addr}/metrics");
-        let metrics_app = server::metrics::listener_router(state.clone());
+        let metrics_app = server::http::metrics::listener_router(state.clone());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, metrics_app).await {
                 tracing::error!(error = %e, "the metrics listener stopped");

@@ -2,11 +2,9 @@
 //! PostgreSQL + Redis: sign-in rules, session id cycling, rate limits, isolation between
 //! accounts, every merge case, a merge failing halfway, and ten concurrent sign-ins.
 
-mod common;
-
-use common::{post, setup, Kind, TestServer};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::Value;
+use testkit::{both_setups, post, setup, Kind, TestServer};
 
 both_setups!(
     register_login_logout,
@@ -92,7 +90,7 @@ fn sid_from(res: &reqwest::Response) -> Option<String> {
 async fn register_login_logout(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
-    let http = common::browser();
+    let http = testkit::browser();
     let mail = email();
     let answer = register(&http, s, &format!("  {}  ", mail.to_uppercase())).await;
     assert_eq!(answer["user"]["email"], mail, "trimmed and lower-cased");
@@ -105,7 +103,7 @@ async fn register_login_logout(kind: Kind) {
     for (e, p, want) in
         [("bad-email", PASSWORD, 422), (mail.as_str(), "short", 422), (mail.as_str(), &"x".repeat(129), 422)]
     {
-        let fresh = common::browser();
+        let fresh = testkit::browser();
         let (status, body) =
             post(&fresh, s, "/api/auth/register", &format!("email={}&password={}", enc(e), enc(p))).await;
         assert_eq!(status, want, "{e} {body}");
@@ -131,7 +129,7 @@ async fn register_login_logout(kind: Kind) {
 async fn session_id_changes_at_login_and_logout(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
-    let http = common::browser();
+    let http = testkit::browser();
     let mail = email();
     register(&http, s, &mail).await;
     post(&http, s, "/api/auth/logout", "").await;
@@ -199,7 +197,7 @@ async fn session_id_changes_at_login_and_logout(kind: Kind) {
 async fn wrong_credentials_get_one_answer_and_are_rate_limited(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
-    let http = common::browser();
+    let http = testkit::browser();
     let mail = email();
     register(&http, s, &mail).await;
     post(&http, s, "/api/auth/logout", "").await;
@@ -236,7 +234,7 @@ async fn accounts_never_see_each_other(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
     let ids = products(s, 3).await;
-    let (a, b) = (common::browser(), common::browser());
+    let (a, b) = (testkit::browser(), testkit::browser());
     register(&a, s, &email()).await;
     let mail_b = email();
     register(&b, s, &mail_b).await;
@@ -252,7 +250,7 @@ async fn accounts_never_see_each_other(kind: Kind) {
     let ca2 = cart(&a, s).await;
     assert_eq!(ca2["lines"], ca["lines"], "A's cart untouched");
     // The same account on a second device sees the same cart.
-    let b2 = common::browser();
+    let b2 = testkit::browser();
     login(&b2, s, &mail_b).await;
     assert_eq!(cart(&b2, s).await["lines"], cart(&b, s).await["lines"]);
 }
@@ -263,12 +261,12 @@ async fn merge_cases(kind: Kind) {
     let ids = products(s, 4).await;
     let mail = email();
     // The account already holds 2 of ids[0] and 1 of ids[3].
-    let device = common::browser();
+    let device = testkit::browser();
     register(&device, s, &mail).await;
     add(&device, s, ids[0], 2).await;
     add(&device, s, ids[3], 1).await;
     // A guest elsewhere adds 3 of ids[0] (overlap) and 1 of ids[1] (new), then signs in.
-    let guest = common::browser();
+    let guest = testkit::browser();
     add(&guest, s, ids[0], 3).await;
     add(&guest, s, ids[1], 1).await;
     let answer = login(&guest, s, &mail).await;
@@ -279,12 +277,12 @@ async fn merge_cases(kind: Kind) {
     assert!(notices.contains("moved your guest cart"), "{notices}");
     assert_eq!(cart(&device, s).await["lines"], answer["cart"]["lines"], "the other device sees the merged cart");
     // Signing in again from a fresh guest with an empty cart changes nothing.
-    let empty_guest = common::browser();
+    let empty_guest = testkit::browser();
     let again = login(&empty_guest, s, &mail).await;
     assert_eq!(again["cart"]["lines"], answer["cart"]["lines"]);
     assert_eq!(again["notices"], Value::Array(vec![]));
     // An empty account takes the guest cart as it is.
-    let guest2 = common::browser();
+    let guest2 = testkit::browser();
     add(&guest2, s, ids[2], 4).await;
     let fresh = register(&guest2, s, &email()).await;
     assert_eq!(fresh["cart"]["lines"].as_array().unwrap().len(), 1);
@@ -299,10 +297,10 @@ async fn merge_drops_unavailable_and_caps_at_stock(kind: Kind) {
     let s = &t.server;
     let ids = products(s, 3).await;
     let mail = email();
-    let device = common::browser();
+    let device = testkit::browser();
     register(&device, s, &mail).await;
     add(&device, s, ids[0], 3).await;
-    let guest = common::browser();
+    let guest = testkit::browser();
     add(&guest, s, ids[0], 4).await;
     add(&guest, s, ids[1], 1).await;
     add(&guest, s, ids[2], 2).await;
@@ -324,16 +322,16 @@ async fn merge_failing_halfway_keeps_the_account_cart_and_retries(kind: Kind) {
     let s = &t.server;
     let ids = products(s, 3).await;
     let mail = email();
-    let device = common::browser();
+    let device = testkit::browser();
     register(&device, s, &mail).await;
     add(&device, s, ids[0], 1).await;
     let before = cart(&device, s).await;
-    let guest = common::browser();
+    let guest = testkit::browser();
     add(&guest, s, ids[1], 2).await;
     add(&guest, s, ids[2], 1).await;
     // A real failure inside the merge transaction: writing ids[2] into an account cart fails,
     // after ids[1] has been written.
-    common::install_merge_failure(s, t.backend, ids[2]).await;
+    testkit::install_merge_failure(s, t.backend, ids[2]).await;
     let answer = login(&guest, s, &mail).await;
     assert_eq!(answer["user"]["email"], mail, "the sign-in still succeeds");
     assert!(answer["notices"].to_string().contains("could not add your guest cart"), "{}", answer["notices"]);
@@ -341,7 +339,7 @@ async fn merge_failing_halfway_keeps_the_account_cart_and_retries(kind: Kind) {
     assert_eq!(after["lines"], before["lines"], "the account cart is exactly as it was");
     assert_eq!(after["version"], before["version"]);
     // Once the fault is gone, the next cart read finishes the merge, once.
-    common::remove_merge_failure(s, t.backend).await;
+    testkit::remove_merge_failure(s, t.backend).await;
     let retried = cart(&guest, s).await;
     assert_eq!((qty(&retried, ids[0]), qty(&retried, ids[1]), qty(&retried, ids[2])), (1, 2, 1), "{retried}");
     assert!(retried["notices"].to_string().contains("moved your guest cart"));
@@ -354,7 +352,7 @@ async fn ten_concurrent_logins_merge_once(kind: Kind) {
     let s = &t.server;
     let ids = products(s, 2).await;
     let mail = email();
-    let device = common::browser();
+    let device = testkit::browser();
     register(&device, s, &mail).await;
     add(&device, s, ids[0], 1).await;
     // One guest session (one cookie), ten sign-ins at the same moment: two tabs, a double
@@ -402,17 +400,17 @@ async fn a_second_user_on_the_same_browser_gets_their_own_cart(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
     let ids = products(s, 2).await;
-    let browser = common::browser();
+    let browser = testkit::browser();
     let (first, second) = (email(), email());
     register(&browser, s, &first).await;
     add(&browser, s, ids[0], 2).await;
-    let other = common::browser();
+    let other = testkit::browser();
     register(&other, s, &second).await;
     // The second person signs in on the same browser without the first signing out.
     let answer = login(&browser, s, &second).await;
     assert_eq!(qty(&answer["cart"], ids[0]), 0, "the first user's cart does not follow");
     add(&browser, s, ids[1], 1).await;
-    let first_device = common::browser();
+    let first_device = testkit::browser();
     let first_cart = login(&first_device, s, &first).await;
     assert_eq!(qty(&first_cart["cart"], ids[0]), 2);
     assert_eq!(qty(&first_cart["cart"], ids[1]), 0);

@@ -2,10 +2,8 @@
 //! and against PostgreSQL + Redis: concurrency, every kind of bad input, restore, forms without
 //! JavaScript and cross-site refusal.
 
-mod common;
-
-use common::{post_json as post, setup, Kind, TestServer};
 use serde_json::Value;
+use testkit::{both_setups, post_json as post, setup, Kind, TestServer};
 
 both_setups!(
     hundred_concurrent_adds_stop_at_99,
@@ -45,7 +43,7 @@ fn quantity(cart: &Value, product_id: i64) -> u64 {
 async fn hundred_concurrent_adds_stop_at_99(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
-    let http = common::browser();
+    let http = testkit::browser();
     let pid = product(s, 500).await;
     // The first add creates the session every later request shares.
     let (status, _) = post(&http, s, "/api/cart/add", "product_id=1&quantity=1").await;
@@ -85,7 +83,7 @@ async fn hundred_concurrent_adds_stop_at_99(kind: Kind) {
 async fn fifty_products_at_once_all_land(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
-    let http = common::browser();
+    let http = testkit::browser();
     let ids: Vec<i64> =
         sqlx::query_scalar("SELECT id FROM products WHERE active = 1 AND stock > 0 ORDER BY id LIMIT 51")
             .fetch_all(&s.state.db.pool)
@@ -121,7 +119,7 @@ async fn fifty_products_at_once_all_land(kind: Kind) {
 async fn bad_input_is_refused_and_changes_nothing(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
-    let http = common::browser();
+    let http = testkit::browser();
     let pid = product(s, 50).await;
     let (_, before) = post(&http, s, "/api/cart/add", &format!("product_id={pid}&quantity=2")).await;
     let cases: Vec<(&str, String, u16)> = vec![
@@ -181,7 +179,7 @@ async fn bad_input_is_refused_and_changes_nothing(kind: Kind) {
 async fn restore_validates_and_never_overrides(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
-    let http = common::browser();
+    let http = testkit::browser();
     let a = product(s, 3).await;
     sqlx::query("UPDATE products SET stock = 3 WHERE id = $1").bind(a).execute(&s.state.db.pool).await.unwrap();
     sqlx::query("UPDATE products SET stock = 0 WHERE id = 3").execute(&s.state.db.pool).await.unwrap();
@@ -215,7 +213,7 @@ async fn restore_validates_and_never_overrides(kind: Kind) {
 async fn forms_without_javascript_redirect_with_a_message(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
-    let http = common::browser();
+    let http = testkit::browser();
     let pid = product(s, 20).await;
     let form = |path: &str, body: String| {
         http.post(s.url(path))
@@ -253,7 +251,7 @@ async fn forms_without_javascript_redirect_with_a_message(kind: Kind) {
 async fn cross_site_posts_are_refused(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
-    let http = common::browser();
+    let http = testkit::browser();
     let pid = product(s, 20).await;
     let (_, before) = post(&http, s, "/api/cart/add", &format!("product_id={pid}&quantity=1")).await;
     for (header, value) in [("origin", "https://evil.example"), ("referer", "https://evil.example/page")] {

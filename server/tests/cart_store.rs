@@ -3,15 +3,13 @@
 //! limit holds). Redis carts can also be claimed (for an order or a merge): exactly one claimer
 //! holds a cart, nothing changes it meanwhile, and settling the claim is idempotent.
 
-mod common;
-
 use app::domain::cart::{StoredLine, MAX_LINES};
 use app::storage::cart_store::{CartOwner, CartStore, LineChange, Mode, StoreError};
 use app::storage::redis::Redis;
 use app::storage::redis_cart::RedisCartStore;
 use app::storage::sql_cart::SqlCartStore;
-use common::{Backend, RedisServer, TestDb};
 use std::sync::Arc;
+use testkit::{Backend, RedisServer, TestDb};
 
 /// A store plus whatever keeps its backend alive for the test.
 struct Subject {
@@ -31,7 +29,7 @@ async fn subject(kind: Kind) -> Subject {
     match kind {
         Kind::Sqlite | Kind::Postgres => {
             let db =
-                common::database(if matches!(kind, Kind::Sqlite) { Backend::Sqlite } else { Backend::Postgres }).await;
+                testkit::database(if matches!(kind, Kind::Sqlite) { Backend::Sqlite } else { Backend::Postgres }).await;
             Subject { store: Arc::new(SqlCartStore::new(db.db.clone())), _db: Some(db), _redis: None }
         }
         Kind::Redis => {

@@ -3,10 +3,8 @@
 //! through the change log without Redis. And the cache is warm with the most viewed products
 //! after a start.
 
-mod common;
-
-use common::{post, TestServer};
 use std::time::{Duration, Instant};
+use testkit::{post, TestServer};
 
 /// A product as `s` serves it (from its catalogue cache): (price in cents, stock).
 async fn served(http: &reqwest::Client, s: &TestServer, slug: &str) -> (i64, i64) {
@@ -51,19 +49,19 @@ async fn until_served(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn edits_are_for_admins_only_and_validated() {
-    let t = common::sqlite().await;
-    let s = common::spawn(&t.url, None).await;
+    let t = testkit::sqlite().await;
+    let s = testkit::spawn(&t.url, None).await;
     let slug = a_product(&s).await;
     let before = stored(&s, &slug).await;
 
-    let guest = common::browser();
+    let guest = testkit::browser();
     assert_eq!(post(&guest, &s, "/api/admin/products/update", &format!("slug={slug}&price=1.00")).await.0, 401);
     assert_eq!(post(&guest, &s, "/api/admin/products", "q=").await.0, 401);
-    let customer = common::browser();
+    let customer = testkit::browser();
     assert_eq!(post(&customer, &s, "/api/auth/register", "email=c%40example.com&password=longenough").await.0, 200);
     assert_eq!(post(&customer, &s, "/api/admin/products/update", &format!("slug={slug}&price=1.00")).await.0, 403);
 
-    let admin = common::admin_browser(&s).await;
+    let admin = testkit::admin_browser(&s).await;
     for (body, status) in [
         (format!("slug={slug}&price=12.999"), 400),
         (format!("slug={slug}&price=-1"), 400),
@@ -106,15 +104,15 @@ async fn edits_are_for_admins_only_and_validated() {
 /// within a second. No change-log follower runs in this test, so only the broadcast can do it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn edits_reach_every_instance_over_redis_within_a_second() {
-    let t = common::postgres().await;
-    let redis = common::RedisServer::start();
-    let a = common::spawn(&t.url, Some(&redis.url())).await;
-    let b = common::spawn(&t.url, Some(&redis.url())).await;
+    let t = testkit::postgres().await;
+    let redis = testkit::RedisServer::start();
+    let a = testkit::spawn(&t.url, Some(&redis.url())).await;
+    let b = testkit::spawn(&t.url, Some(&redis.url())).await;
     let slug = a_product(&a).await;
-    let http = common::browser();
+    let http = testkit::browser();
     let (_, stock) = served(&http, &b, &slug).await;
 
-    let admin = common::admin_browser(&a).await;
+    let admin = testkit::admin_browser(&a).await;
     let (status, body) = post(&admin, &a, "/api/admin/products/update", &format!("slug={slug}&price=43.21")).await;
     assert_eq!(status, 200, "{body}");
     let took = until_served(&http, &b, &slug, (4321, stock), Duration::from_secs(1)).await;
@@ -157,11 +155,11 @@ async fn edits_reach_every_instance_over_redis_within_a_second() {
 /// carries the edit: each instance acts on each entry once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_redis_the_change_log_carries_edits() {
-    let t = common::sqlite().await;
-    let a = common::spawn(&t.url, None).await;
-    let b = common::spawn(&t.url, None).await;
+    let t = testkit::sqlite().await;
+    let a = testkit::spawn(&t.url, None).await;
+    let b = testkit::spawn(&t.url, None).await;
     let slug = a_product(&a).await;
-    let http = common::browser();
+    let http = testkit::browser();
     let before = served(&http, &b, &slug).await;
     assert_eq!(b.state.catalog.follow_log().await.unwrap(), 0);
 
@@ -175,8 +173,8 @@ async fn without_redis_the_change_log_carries_edits() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_most_viewed_products_are_cached_at_start() {
-    let t = common::sqlite().await;
-    let s = common::spawn(&t.url, None).await;
+    let t = testkit::sqlite().await;
+    let s = testkit::spawn(&t.url, None).await;
     // A product far down the best-seller list, viewed a lot this week.
     let (id, slug): (i64, String) =
         sqlx::query_as("SELECT id, slug FROM products WHERE active = 1 ORDER BY popularity ASC, id LIMIT 1")

@@ -1,11 +1,9 @@
 //! Catalogue queries and pages against SQLite and PostgreSQL: paging bounds, every sort order,
 //! literal search with metacharacters, and 404s.
 
-mod common;
-
 use app::domain::catalog::{Sort, PAGE_SIZE};
 use app::storage::catalog::SqlCatalog;
-use common::{database, Backend};
+use testkit::{database, Backend};
 
 /// Runs an async test body once per database.
 macro_rules! both_databases {
@@ -117,8 +115,8 @@ async fn search_is_literal(backend: Backend) {
 
 async fn pages_and_statuses(backend: Backend) {
     let t = database(backend).await;
-    let server = common::spawn(&t.url, None).await;
-    let http = common::browser();
+    let server = testkit::spawn(&t.url, None).await;
+    let http = testkit::browser();
     let get = |path: &str| {
         let (http, url) = (http.clone(), server.url(path));
         async move {

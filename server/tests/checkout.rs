@@ -1,10 +1,8 @@
 //! Checkout over HTTP on SQLite and on PostgreSQL + Redis: a full purchase, no overselling
 //! under 50 concurrent buyers, one order per idempotency key, and who may see an order.
 
-mod common;
-
-use common::{post, setup, Kind, TestServer};
 use serde_json::Value;
+use testkit::{both_setups, post, setup, Kind, TestServer};
 
 both_setups!(
     a_guest_buys_two_products,
@@ -49,7 +47,7 @@ async fn a_guest_buys_two_products(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
     let ps = products(s, 2).await;
-    let http = common::browser();
+    let http = testkit::browser();
     post(&http, s, "/api/cart/add", &format!("product_id={}&quantity=2", ps[0].0)).await;
     post(&http, s, "/api/cart/add", &format!("product_id={}&quantity=1", ps[1].0)).await;
     let before = (stock(s, ps[0].0).await, stock(s, ps[1].0).await);
@@ -100,7 +98,7 @@ async fn fifty_buyers_for_ten_units_make_ten_orders(kind: Kind) {
     s.state.catalog.invalidate_product(pid).await;
     let mut buyers = Vec::new();
     for _ in 0..50 {
-        let http = common::browser();
+        let http = testkit::browser();
         let (status, _) = post(&http, s, "/api/cart/add", &format!("product_id={pid}&quantity=1")).await;
         assert_eq!(status, 200);
         buyers.push(http);
@@ -154,7 +152,7 @@ async fn one_idempotency_key_one_order(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
     let ps = products(s, 1).await;
-    let http = common::browser();
+    let http = testkit::browser();
     post(&http, s, "/api/cart/add", &format!("product_id={}&quantity=3", ps[0].0)).await;
     let before = stock(s, ps[0].0).await;
     let k = key();
@@ -205,7 +203,7 @@ async fn orders_are_private(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
     let ps = products(s, 1).await;
-    let (a, b) = (common::browser(), common::browser());
+    let (a, b) = (testkit::browser(), testkit::browser());
     for (http, mail) in [(&a, "a"), (&b, "b")] {
         let (status, _) = post(
             http,
@@ -231,7 +229,7 @@ async fn orders_are_private(kind: Kind) {
     assert_eq!(status, 404, "another account cannot read it");
     let (status, _) = post(&b, s, "/api/orders/get", &format!("id={id}&key=wrong-key")).await;
     assert_eq!(status, 404);
-    let (status, _) = post(&common::browser(), s, "/api/orders", "").await;
+    let (status, _) = post(&testkit::browser(), s, "/api/orders", "").await;
     assert_eq!(status, 401);
     let (status, got) = post(&a, s, "/api/orders/get", &format!("id={id}")).await;
     assert_eq!((status, got["id"].as_str().unwrap()), (200, id.as_str()));
@@ -241,7 +239,7 @@ async fn bad_checkout_input_is_refused(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
     let ps = products(s, 1).await;
-    let http = common::browser();
+    let http = testkit::browser();
     let q = quote(&http, s).await;
     let (status, _) =
         post(&http, s, "/api/checkout/place", &form(&key(), &q, "ann%40example.com", "Springfield")).await;

@@ -2,11 +2,9 @@
 //! changes that reach another instance within 5 s, the kill switch, sticky assignment (reloads,
 //! sign-in), QA overrides, one exposure per subject, and conversions attributed in the report.
 
-mod common;
-
-use common::{post, Backend, TestServer};
 use serde_json::Value;
 use std::time::{Duration, Instant};
+use testkit::{post, Backend, TestServer};
 
 macro_rules! both_databases {
     ($($name:ident),* $(,)?) => {
@@ -34,7 +32,7 @@ async fn set_flag(http: &reqwest::Client, s: &TestServer, enabled: bool, variant
 
 /// A new browser that has seen one page (so it has its anonymous id).
 async fn visitor(s: &TestServer) -> reqwest::Client {
-    let http = common::browser();
+    let http = testkit::browser();
     assert_eq!(http.get(s.url("/")).send().await.unwrap().status().as_u16(), 200);
     http
 }
@@ -54,15 +52,15 @@ async fn exposures(s: &TestServer, subject_like: &str) -> Vec<(String, String)> 
 }
 
 async fn flags_are_for_admins_only(backend: Backend) {
-    let t = common::database(backend).await;
-    let s = common::spawn(&t.url, None).await;
-    let guest = common::browser();
+    let t = testkit::database(backend).await;
+    let s = testkit::spawn(&t.url, None).await;
+    let guest = testkit::browser();
     assert_eq!(post(&guest, &s, "/api/admin/flags", "").await.0, 401);
     assert_eq!(
         post(&guest, &s, "/api/admin/flags/update", "name=cart_layout&enabled=on&variants=page:1,drawer:1").await.0,
         401
     );
-    let customer = common::browser();
+    let customer = testkit::browser();
     let (status, _) =
         post(&customer, &s, "/api/auth/register", "email=shopper%40example.com&password=longenough").await;
     assert_eq!(status, 200);
@@ -74,7 +72,7 @@ async fn flags_are_for_admins_only(backend: Backend) {
     assert_eq!(post(&customer, &s, "/api/admin/experiments/report", "flag=cart_layout").await.0, 403);
     assert!(!s.state.experiments.flag("cart_layout").unwrap().enabled, "nothing changed");
 
-    let admin = common::admin_browser(&s).await;
+    let admin = testkit::admin_browser(&s).await;
     let (status, flags) = post(&admin, &s, "/api/admin/flags", "").await;
     assert_eq!(status, 200);
     assert_eq!(flags[0]["name"], "cart_layout");
@@ -98,11 +96,11 @@ async fn flags_are_for_admins_only(backend: Backend) {
 }
 
 async fn a_flag_change_reaches_another_instance_within_five_seconds(backend: Backend) {
-    let t = common::database(backend).await;
-    let a = common::spawn(&t.url, None).await;
-    let b = common::spawn(&t.url, None).await;
+    let t = testkit::database(backend).await;
+    let a = testkit::spawn(&t.url, None).await;
+    let b = testkit::spawn(&t.url, None).await;
     let reload = server::tasks::spawn_flag_reload(b.state.clone());
-    let admin = common::admin_browser(&a).await;
+    let admin = testkit::admin_browser(&a).await;
     let shopper = visitor(&b).await;
     assert_eq!(layout(&shopper, &b).await, "page", "off: everyone gets the control");
 
@@ -123,9 +121,9 @@ async fn a_flag_change_reaches_another_instance_within_five_seconds(backend: Bac
 }
 
 async fn assignment_is_sticky_and_counted_once(backend: Backend) {
-    let t = common::database(backend).await;
-    let s = common::spawn(&t.url, None).await;
-    let admin = common::admin_browser(&s).await;
+    let t = testkit::database(backend).await;
+    let s = testkit::spawn(&t.url, None).await;
+    let admin = testkit::admin_browser(&s).await;
     set_flag(&admin, &s, true, "page:50,drawer:50").await;
     let mut seen = std::collections::HashSet::new();
     for _ in 0..24 {
@@ -147,12 +145,12 @@ async fn assignment_is_sticky_and_counted_once(backend: Backend) {
 }
 
 async fn overrides_force_a_variant_and_ignore_nonsense(backend: Backend) {
-    let t = common::database(backend).await;
-    let s = common::spawn(&t.url, None).await;
-    let admin = common::admin_browser(&s).await;
+    let t = testkit::database(backend).await;
+    let s = testkit::spawn(&t.url, None).await;
+    let admin = testkit::admin_browser(&s).await;
     // The experiment runs with everyone in the control; QA can still see the drawer.
     set_flag(&admin, &s, true, "page:100,drawer:0").await;
-    let qa = common::browser();
+    let qa = testkit::browser();
     let res = qa.get(s.url("/?ff.cart_layout=drawer")).send().await.unwrap();
     assert!(res
         .headers()
@@ -184,9 +182,9 @@ async fn overrides_force_a_variant_and_ignore_nonsense(backend: Backend) {
 }
 
 async fn the_variant_survives_signing_in(backend: Backend) {
-    let t = common::database(backend).await;
-    let s = common::spawn(&t.url, None).await;
-    let admin = common::admin_browser(&s).await;
+    let t = testkit::database(backend).await;
+    let s = testkit::spawn(&t.url, None).await;
+    let admin = testkit::admin_browser(&s).await;
     set_flag(&admin, &s, true, "page:50,drawer:50").await;
 
     // A guest signs up: the account inherits what the guest was shown.
@@ -217,9 +215,9 @@ async fn the_variant_survives_signing_in(backend: Backend) {
 }
 
 async fn conversions_are_attributed_in_the_report(backend: Backend) {
-    let t = common::database(backend).await;
-    let s = common::spawn(&t.url, None).await;
-    let admin = common::admin_browser(&s).await;
+    let t = testkit::database(backend).await;
+    let s = testkit::spawn(&t.url, None).await;
+    let admin = testkit::admin_browser(&s).await;
     set_flag(&admin, &s, true, "page:50,drawer:50").await;
     let product: i64 =
         sqlx::query_scalar("SELECT id FROM products WHERE stock > 50 AND active = 1 ORDER BY id LIMIT 1")

@@ -6,11 +6,9 @@
 //!
 //! One test per file: the memory figure is this process's, so nothing else may run beside it.
 
-mod common;
-
-use common::{Kind, TestServer};
 use reqwest::header::COOKIE;
 use std::sync::atomic::Ordering;
+use testkit::{Kind, TestServer};
 
 /// Most the process may grow while serving the whole barrage (caches included).
 const MEMORY_BOUND: u64 = 64 * 1024 * 1024;
@@ -195,12 +193,12 @@ async fn streams(s: &TestServer) {
     }
     assert_eq!(turned_away.load(Ordering::SeqCst), STREAMS / 16 * 16);
     assert_eq!(s.state.cart_sync.open_streams(), 0);
-    let shopper = common::browser();
+    let shopper = testkit::browser();
     let pid: i64 = sqlx::query_scalar("SELECT id FROM products WHERE stock > 10 ORDER BY id LIMIT 1")
         .fetch_one(&s.state.db.pool)
         .await
         .unwrap();
-    assert_eq!(common::post(&shopper, s, "/api/cart/add", &format!("product_id={pid}&quantity=1")).await.0, 200);
+    assert_eq!(testkit::post(&shopper, s, "/api/cart/add", &format!("product_id={pid}&quantity=1")).await.0, 200);
     let mut open = Vec::new();
     let mut refused = 0;
     for _ in 0..40 {
@@ -218,22 +216,22 @@ async fn streams(s: &TestServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_requests_get_4xx_or_a_normal_page_and_nothing_grows() {
-    let panics = common::panic_counter();
+    let panics = testkit::panic_counter();
     let before = panics.load(Ordering::SeqCst);
     {
-        let t = common::setup(Kind::Embedded).await;
+        let t = testkit::setup(Kind::Embedded).await;
         // Warm up once so caches and pools exist before measuring.
         barrage(&t.server).await;
-        let rss = common::rss_bytes();
+        let rss = testkit::rss_bytes();
         for _ in 0..3 {
             barrage(&t.server).await;
         }
         streams(&t.server).await;
-        let grown = common::rss_bytes().saturating_sub(rss);
+        let grown = testkit::rss_bytes().saturating_sub(rss);
         println!("resident memory grew by {} KB over three barrages and {STREAMS} streams", grown / 1024);
         assert!(grown < MEMORY_BOUND, "memory grew by {} MB", grown / (1024 * 1024));
     }
-    let t = common::setup(Kind::Scaled).await;
+    let t = testkit::setup(Kind::Scaled).await;
     barrage(&t.server).await;
     streams(&t.server).await;
     assert_eq!(panics.load(Ordering::SeqCst), before, "no handler panicked, caught or not");

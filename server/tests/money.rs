@@ -4,10 +4,8 @@
 //! order, a failed capture is recorded and shown, and a failed merge never drops guest lines.
 //! Redis failures are real: a RESP proxy in front of a real redis-server fails chosen commands.
 
-mod common;
-
-use common::{post, setup, Backend, Kind, RedisProxy, RedisServer, TestServer};
 use serde_json::Value;
+use testkit::{both_setups, post, setup, Backend, Kind, RedisProxy, RedisServer, TestServer};
 
 both_setups!(
     a_price_change_before_placing_is_refused_with_the_new_summary,
@@ -101,7 +99,7 @@ async fn a_price_change_before_placing_is_refused_with_the_new_summary(kind: Kin
     let t = setup(kind).await;
     let s = &t.server;
     let ps = products(s, 2).await;
-    let http = common::browser();
+    let http = testkit::browser();
     add(&http, s, ps[0].0, 2).await;
     add(&http, s, ps[1].0, 1).await;
     let shown = summary(&http, s).await;
@@ -128,7 +126,7 @@ async fn a_stale_catalogue_cache_cannot_charge_an_old_price(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
     let ps = products(s, 1).await;
-    let http = common::browser();
+    let http = testkit::browser();
     add(&http, s, ps[0].0, 1).await;
     // The database changes behind the cache's back (a broadcast lost, another writer): the
     // summary still shows the cached price.
@@ -161,7 +159,7 @@ async fn several_tabs_placing_one_guest_cart_make_one_order(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
     let ps = products(s, 2).await;
-    let http = common::browser();
+    let http = testkit::browser();
     add(&http, s, ps[0].0, 2).await;
     add(&http, s, ps[1].0, 1).await;
     let before = stock(s, ps[0].0).await;
@@ -175,7 +173,7 @@ async fn several_tabs_placing_one_account_cart_make_one_order(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
     let ps = products(s, 2).await;
-    let http = common::browser();
+    let http = testkit::browser();
     register(&http, s).await;
     add(&http, s, ps[0].0, 3).await;
     add(&http, s, ps[1].0, 1).await;
@@ -187,10 +185,10 @@ async fn several_tabs_placing_one_account_cart_make_one_order(kind: Kind) {
 }
 
 async fn a_failed_capture_is_recorded_and_shown_to_administrators(kind: Kind) {
-    let t = common::setup_with(kind, &[("PAYMENTS_SIMULATE_CAPTURE_FAILURES", "1")]).await;
+    let t = testkit::setup_with(kind, &[("PAYMENTS_SIMULATE_CAPTURE_FAILURES", "1")]).await;
     let s = &t.server;
     let ps = products(s, 1).await;
-    let http = common::browser();
+    let http = testkit::browser();
     add(&http, s, ps[0].0, 1).await;
     let quote = summary(&http, s).await["quote"].as_str().unwrap().to_string();
     let (status, placed) = post(&http, s, "/api/checkout/place", &form(&key(), &quote)).await;
@@ -208,7 +206,7 @@ async fn a_failed_capture_is_recorded_and_shown_to_administrators(kind: Kind) {
     // Administrators see it first; shoppers cannot.
     let (status, _) = post(&http, s, "/api/admin/orders", "").await;
     assert_eq!(status, 401);
-    let admin = common::admin_browser(s).await;
+    let admin = testkit::admin_browser(s).await;
     let (status, list) = post(&admin, s, "/api/admin/orders", "").await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(list[0]["id"], id.as_str());
@@ -229,14 +227,14 @@ struct Faulty {
     a: TestServer,
     proxy: RedisProxy,
     redis: RedisServer,
-    db: common::TestDb,
+    db: testkit::TestDb,
 }
 
 async fn faulty() -> Faulty {
-    let db = common::postgres().await;
+    let db = testkit::postgres().await;
     let redis = RedisServer::start();
     let proxy = RedisProxy::start(redis.port).await;
-    let a = common::spawn(&db.url, Some(&proxy.url())).await;
+    let a = testkit::spawn(&db.url, Some(&proxy.url())).await;
     Faulty { a, proxy, redis, db }
 }
 
@@ -245,13 +243,13 @@ async fn faulty() -> Faulty {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn checkout_orders_the_cart_of_record_when_its_redis_copy_is_stale() {
     let f = faulty().await;
-    let b = common::spawn(&f.db.url, Some(&f.redis.url())).await;
+    let b = testkit::spawn(&f.db.url, Some(&f.redis.url())).await;
     let ps = products(&f.a, 2).await;
-    let http = common::browser();
+    let http = testkit::browser();
     register(&http, &b).await;
     add(&http, &b, ps[0].0, 1).await;
     // On instance A, Redis refuses every write to the account-cart copies.
-    f.proxy.fail_when(|args| common::on_key(args, "cartcache:"));
+    f.proxy.fail_when(|args| testkit::on_key(args, "cartcache:"));
     add(&http, &f.a, ps[1].0, 2).await;
     assert!(f.proxy.dropped() >= 2, "the copy's write and delete both failed");
     f.proxy.heal();
@@ -285,11 +283,11 @@ async fn a_guest_cart_that_cannot_be_emptied_after_its_order_is_never_bought_twi
     let f = faulty().await;
     let s = &f.a;
     let ps = products(s, 1).await;
-    let http = common::browser();
+    let http = testkit::browser();
     add(&http, s, ps[0].0, 2).await;
     let quote = summary(&http, s).await["quote"].as_str().unwrap().to_string();
     let finish = app::storage::redis_cart::finish_script_sha();
-    f.proxy.fail_when(move |args| common::is_script(args, &finish));
+    f.proxy.fail_when(move |args| testkit::is_script(args, &finish));
     let (status, placed) = post(&http, s, "/api/checkout/place", &form(&key(), &quote)).await;
     assert_eq!(status, 200, "{placed}");
     assert!(f.proxy.dropped() >= 1, "emptying the cart failed");
@@ -320,20 +318,20 @@ async fn a_failed_merge_whose_put_back_fails_keeps_every_guest_line() {
     let f = faulty().await;
     let s = &f.a;
     let ps = products(s, 2).await;
-    let device = common::browser();
+    let device = testkit::browser();
     let email = format!("merge{}%40example.com", rand::random::<u32>());
     let (status, _) = post(&device, s, "/api/auth/register", &format!("email={email}&password=correct+horse")).await;
     assert_eq!(status, 200);
-    let guest = common::browser();
+    let guest = testkit::browser();
     add(&guest, s, ps[0].0, 2).await;
     add(&guest, s, ps[1].0, 1).await;
-    common::install_merge_failure(s, Backend::Postgres, ps[1].0).await;
+    testkit::install_merge_failure(s, Backend::Postgres, ps[1].0).await;
     let release = app::storage::redis_cart::release_script_sha();
-    f.proxy.fail_when(move |args| common::is_script(args, &release));
+    f.proxy.fail_when(move |args| testkit::is_script(args, &release));
     let (status, answer) = post(&guest, s, "/api/auth/login", &format!("email={email}&password=correct+horse")).await;
     assert_eq!(status, 200, "{answer}");
     assert!(answer["notices"].to_string().contains("could not add your guest cart"), "{answer}");
-    common::remove_merge_failure(s, Backend::Postgres).await;
+    testkit::remove_merge_failure(s, Backend::Postgres).await;
     f.proxy.heal();
     tokio::time::sleep(std::time::Duration::from_millis(2_100)).await; // the breaker's open window
     let (status, cart) = post(&guest, s, "/api/cart", "").await;

@@ -1,11 +1,9 @@
 //! Running for real: metrics and readiness, a Redis outage (at start and mid-run, with recovery
 //! and no restart), and two instances sharing PostgreSQL and Redis behaving as one shop.
 
-mod common;
-
-use common::{post, RedisServer, TestServer};
 use serde_json::Value;
 use std::time::{Duration, Instant};
+use testkit::{post, RedisServer, TestServer};
 
 async fn some_product(s: &TestServer) -> (i64, String) {
     sqlx::query_as("SELECT id, slug FROM products WHERE stock > 50 AND active = 1 ORDER BY id LIMIT 1")
@@ -21,11 +19,11 @@ async fn readyz(http: &reqwest::Client, s: &TestServer) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn metrics_and_readiness_are_exposed() {
-    let t = common::sqlite().await;
+    let t = testkit::sqlite().await;
     let redis = RedisServer::start();
     let token = "metrics-token-for-the-test";
-    let s = common::spawn_with(&t.url, Some(&redis.url()), &[("METRICS_TOKEN", token)]).await;
-    let http = common::browser();
+    let s = testkit::spawn_with(&t.url, Some(&redis.url()), &[("METRICS_TOKEN", token)]).await;
+    let http = testkit::browser();
     let (id, slug) = some_product(&s).await;
     assert_eq!(http.get(s.url(&format!("/p/{slug}"))).send().await.unwrap().status().as_u16(), 200);
     assert_eq!(post(&http, &s, "/api/cart/add", &format!("product_id={id}&quantity=1")).await.0, 200);
@@ -51,10 +49,10 @@ async fn metrics_and_readiness_are_exposed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_redis_outage_keeps_the_catalogue_up_and_heals_itself() {
-    let t = common::postgres().await;
+    let t = testkit::postgres().await;
     let mut redis = RedisServer::start();
-    let s = common::spawn(&t.url, Some(&redis.url())).await;
-    let http = common::browser();
+    let s = testkit::spawn(&t.url, Some(&redis.url())).await;
+    let http = testkit::browser();
     let (id, slug) = some_product(&s).await;
     assert_eq!(post(&http, &s, "/api/cart/add", &format!("product_id={id}&quantity=2")).await.0, 200);
 
@@ -103,11 +101,11 @@ async fn a_redis_outage_keeps_the_catalogue_up_and_heals_itself() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_shop_starts_without_redis_and_uses_it_once_it_appears() {
-    let t = common::sqlite().await;
+    let t = testkit::sqlite().await;
     let mut redis = RedisServer::start();
     redis.stop();
-    let s = common::spawn(&t.url, Some(&redis.url())).await;
-    let http = common::browser();
+    let s = testkit::spawn(&t.url, Some(&redis.url())).await;
+    let http = testkit::browser();
     let (id, slug) = some_product(&s).await;
     assert_eq!(http.get(s.url(&format!("/p/{slug}"))).send().await.unwrap().status().as_u16(), 200);
     let (status, body) = post(&http, &s, "/api/cart/add", &format!("product_id={id}&quantity=1")).await;
@@ -122,12 +120,12 @@ async fn the_shop_starts_without_redis_and_uses_it_once_it_appears() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_on_one_database_and_redis_are_one_shop() {
-    let t = common::postgres().await;
+    let t = testkit::postgres().await;
     let redis = RedisServer::start();
-    let a = common::spawn(&t.url, Some(&redis.url())).await;
-    let b = common::spawn(&t.url, Some(&redis.url())).await;
+    let a = testkit::spawn(&t.url, Some(&redis.url())).await;
+    let b = testkit::spawn(&t.url, Some(&redis.url())).await;
     // One browser, talking to both (cookies are per host, not per port, as behind a balancer).
-    let http = common::browser();
+    let http = testkit::browser();
     let (id, _) = some_product(&a).await;
     assert_eq!(post(&http, &a, "/api/cart/add", &format!("product_id={id}&quantity=3")).await.0, 200);
     let (status, cart) = post(&http, &b, "/api/cart", "").await;
@@ -172,10 +170,10 @@ impl CartStream {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn open_pages_hear_about_their_cart_within_a_second() {
-    let t = common::sqlite().await;
-    let s = common::spawn(&t.url, None).await;
+    let t = testkit::sqlite().await;
+    let s = testkit::spawn(&t.url, None).await;
     let (id, _) = some_product(&s).await;
-    let shopper = common::browser();
+    let shopper = testkit::browser();
     assert_eq!(post(&shopper, &s, "/api/cart/add", &format!("product_id={id}&quantity=1")).await.0, 200);
     let mut page = CartStream::open(&shopper, &s).await;
     // Another tab of the same browser changes the cart.
@@ -184,19 +182,19 @@ async fn open_pages_hear_about_their_cart_within_a_second() {
     assert!(page.next_cart_event(Duration::from_secs(1)).await, "no event within a second");
     assert!(started.elapsed() < Duration::from_secs(1));
     // Someone else's cart is none of this page's business.
-    let other = common::browser();
+    let other = testkit::browser();
     assert_eq!(post(&other, &s, "/api/cart/add", &format!("product_id={id}&quantity=1")).await.0, 200);
     assert!(!page.next_cart_event(Duration::from_millis(500)).await, "heard another shopper's cart");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_change_through_one_instance_reaches_pages_on_the_other() {
-    let t = common::postgres().await;
+    let t = testkit::postgres().await;
     let redis = RedisServer::start();
-    let a = common::spawn(&t.url, Some(&redis.url())).await;
-    let b = common::spawn(&t.url, Some(&redis.url())).await;
+    let a = testkit::spawn(&t.url, Some(&redis.url())).await;
+    let b = testkit::spawn(&t.url, Some(&redis.url())).await;
     let (id, _) = some_product(&a).await;
-    let http = common::browser();
+    let http = testkit::browser();
     let (status, _) = post(&http, &a, "/api/auth/register", "email=live%40example.com&password=longenough").await;
     assert_eq!(status, 200);
     let mut page_on_b = CartStream::open(&http, &b).await;
@@ -213,13 +211,13 @@ async fn a_change_through_one_instance_reaches_pages_on_the_other() {
 /// reconnects by itself when it is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_restart_is_reported_and_survived() {
-    let t = common::postgres().await;
+    let t = testkit::postgres().await;
     let host_port = t.url.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap();
     let pg = std::net::ToSocketAddrs::to_socket_addrs(host_port).unwrap().next().unwrap();
-    let mut proxy = common::TcpProxy::start(pg).await;
+    let mut proxy = testkit::TcpProxy::start(pg).await;
     let through_proxy = t.url.replace(host_port, &format!("127.0.0.1:{}", proxy.port));
-    let s = common::spawn(&through_proxy, None).await;
-    let http = common::browser();
+    let s = testkit::spawn(&through_proxy, None).await;
+    let http = testkit::browser();
     let (id, _) = some_product(&s).await;
     assert_eq!(post(&http, &s, "/api/cart/add", &format!("product_id={id}&quantity=1")).await.0, 200);
     assert_eq!(readyz(&http, &s).await.0, 200);

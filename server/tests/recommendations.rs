@@ -3,13 +3,11 @@
 //! excludes the cart, purchases and sold-out products, leans toward the shopper's department,
 //! stays diverse, and falls back to best sellers when serving breaks.
 
-mod common;
+use testkit::post;
 
-use common::post;
-
-use common::{Backend, TestServer};
 use serde_json::Value;
 use std::collections::HashMap;
+use testkit::{Backend, TestServer};
 
 macro_rules! both_databases {
     ($($name:ident),* $(,)?) => {
@@ -72,9 +70,9 @@ async fn purchases(s: &TestServer, baskets: &[(&str, &[i64])]) {
 }
 
 async fn signals_are_recorded_and_follow_the_shopper(backend: Backend) {
-    let t = common::database(backend).await;
-    let s = common::spawn(&t.url, None).await;
-    let http = common::browser();
+    let t = testkit::database(backend).await;
+    let s = testkit::spawn(&t.url, None).await;
+    let http = testkit::browser();
     let ids = in_category(&s, 2, 3).await;
     // The first page view gives the browser its anonymous id; product pages count as views.
     assert_eq!(http.get(s.url("/")).send().await.expect("home").status().as_u16(), 200);
@@ -114,8 +112,8 @@ async fn signals_are_recorded_and_follow_the_shopper(backend: Backend) {
 }
 
 async fn bought_together_drives_product_recommendations(backend: Backend) {
-    let t = common::database(backend).await;
-    let s = common::spawn(&t.url, None).await;
+    let t = testkit::database(backend).await;
+    let s = testkit::spawn(&t.url, None).await;
     let kitchen = in_category(&s, 1, 6).await;
     let (a, b, c, sold_out, in_cart) = (kitchen[0], kitchen[1], kitchen[2], kitchen[3], kitchen[4]);
     let mut baskets: Vec<(String, Vec<i64>)> = Vec::new();
@@ -138,7 +136,7 @@ async fn bought_together_drives_product_recommendations(backend: Backend) {
         .await
         .unwrap();
     assert!(stored >= 3, "neighbours are stored for serving");
-    let http = common::browser();
+    let http = testkit::browser();
     post(&http, &s, "/api/cart/add", &format!("product_id={in_cart}&quantity=1")).await;
     let row = recs(&http, &s, &format!("product:{a}")).await;
     let ids: Vec<i64> = row.iter().map(|r| r["product_id"].as_i64().unwrap()).collect();
@@ -158,10 +156,10 @@ async fn bought_together_drives_product_recommendations(backend: Backend) {
 }
 
 async fn the_home_row_leans_toward_what_the_shopper_browses(backend: Backend) {
-    let t = common::database(backend).await;
-    let s = common::spawn(&t.url, None).await;
+    let t = testkit::database(backend).await;
+    let s = testkit::spawn(&t.url, None).await;
     app::services::recs::recompute(&s.state).await.unwrap();
-    let http = common::browser();
+    let http = testkit::browser();
     http.get(s.url("/")).send().await.unwrap();
     let before = recs(&http, &s, "home").await;
     assert_eq!(before.len(), 8);
@@ -179,11 +177,11 @@ async fn the_home_row_leans_toward_what_the_shopper_browses(backend: Backend) {
 }
 
 async fn broken_serving_falls_back_to_best_sellers(backend: Backend) {
-    let t = common::database(backend).await;
-    let s = common::spawn(&t.url, None).await;
+    let t = testkit::database(backend).await;
+    let s = testkit::spawn(&t.url, None).await;
     app::services::recs::recompute(&s.state).await.unwrap();
     sqlx::query("ALTER TABLE events RENAME TO events_gone").execute(&s.state.db.pool).await.unwrap();
-    let http = common::browser();
+    let http = testkit::browser();
     http.get(s.url("/")).send().await.unwrap();
     let row = recs(&http, &s, "home").await;
     assert_eq!(row.len(), 8, "the page still gets a full row");

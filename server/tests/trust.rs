@@ -5,12 +5,10 @@
 //! everyone; a Redis outage is not a sign-out; operator surfaces are closed; the Redis breaker
 //! probes with one call.
 
-mod common;
-
-use common::{post, setup, setup_with, Kind, RedisServer, TestServer};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::Value;
 use std::time::{Duration, Instant};
+use testkit::{both_setups, post, setup, setup_with, Kind, RedisServer, TestServer};
 
 both_setups!(
     a_session_under_another_cookie_spelling_never_reaches_the_page_cache,
@@ -89,7 +87,7 @@ async fn sign_in_never_redirects_to_another_site(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
     let email = format!("redir{}%40example.com", rand::random::<u32>());
-    register(&common::browser(), s, &email).await;
+    register(&testkit::browser(), s, &email).await;
     let host = s.addr.ip().to_string();
     for next in [
         "%2F%09%2Fevil.example",
@@ -119,7 +117,7 @@ async fn sign_in_never_redirects_to_another_site(kind: Kind) {
         assert_eq!(lands_on(s, &location).as_deref(), Some(host.as_str()), "{next} -> {location}");
         // From script: refused outright.
         let (status, body) = post(
-            &common::browser(),
+            &testkit::browser(),
             s,
             "/api/auth/login",
             &format!("email={email}&password=correct+horse&next={next}"),
@@ -153,7 +151,7 @@ async fn sign_in_never_redirects_to_another_site(kind: Kind) {
 }
 
 async fn line_breaks_in_redirect_targets_change_nothing_and_panic_nothing(kind: Kind) {
-    let panics = common::panic_counter();
+    let panics = testkit::panic_counter();
     let before = panics.load(std::sync::atomic::Ordering::SeqCst);
     let t = setup(kind).await;
     let s = &t.server;
@@ -205,7 +203,7 @@ async fn a_burst_of_wrong_passwords_is_counted_before_it_is_checked(kind: Kind) 
     let s = &t.server;
     let email = format!("victim{}%40example.com", rand::random::<u32>());
     // The customer's own browser (it signed up here, so the shop knows it).
-    let customer = common::browser();
+    let customer = testkit::browser();
     register(&customer, s, &email).await;
     // Thirty wrong passwords at the same moment from one address.
     let tasks: Vec<_> = (0..30)
@@ -291,7 +289,7 @@ async fn hostile_slugs_and_busy_visitors_cannot_grow_memory(kind: Kind) {
     assert!(missing <= 1024 * 1024, "unknown slugs hold {missing} bytes");
     // One visitor viewing many products (and one product many times) records a bounded number
     // of signals.
-    let visitor = common::browser();
+    let visitor = testkit::browser();
     visitor.get(s.url("/")).send().await.unwrap();
     let slugs: Vec<String> = sqlx::query_scalar("SELECT slug FROM products ORDER BY id LIMIT 300")
         .fetch_all(&s.state.db.pool)
@@ -326,10 +324,10 @@ async fn exposures(s: &TestServer) -> Vec<String> {
 async fn a_disabled_flag_is_off_for_everyone_and_only_real_views_count(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
-    let admin = common::admin_browser(s).await;
+    let admin = testkit::admin_browser(s).await;
     set_flag(&admin, s, false).await;
     // Off means off, whatever the override says.
-    let qa = common::browser();
+    let qa = testkit::browser();
     let html = qa.get(s.url("/?ff.cart_layout=drawer")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains(r#"data-cart-layout="page""#), "a disabled flag served the drawer");
     let (_, layout) = post(&qa, s, "/api/experiments/cart_layout", "").await;
@@ -359,7 +357,7 @@ async fn a_disabled_flag_is_off_for_everyone_and_only_real_views_count(kind: Kin
     // First visits are not counted either (only visitors who come back): nothing so far.
     assert!(counted.is_empty(), "{counted:?}");
     // A visitor who comes back is counted, once, under the id the shop gave them.
-    let returning = common::browser();
+    let returning = testkit::browser();
     returning.get(s.url("/c/kitchen")).send().await.unwrap();
     returning.get(s.url("/c/kitchen?again=1")).send().await.unwrap();
     let counted = exposures(s).await;
@@ -373,7 +371,7 @@ async fn a_redis_outage_is_not_a_sign_out() {
     let mut t = setup(Kind::Scaled).await;
     let s = &t.server;
     let (pid, _) = product(s).await;
-    let http = common::browser();
+    let http = testkit::browser();
     register(&http, s, &format!("outage{}%40example.com", rand::random::<u32>())).await;
     assert_eq!(post(&http, s, "/api/cart/add", &format!("product_id={pid}&quantity=2")).await.0, 200);
     t.redis.as_mut().unwrap().stop();
@@ -388,17 +386,17 @@ async fn a_redis_outage_is_not_a_sign_out() {
     let html = http.get(s.url("/account")).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("Signed in as"), "the account page still knows the shopper");
     // A guest (no account cookie) gets a clear 503 for the cart kept in Redis.
-    let (status, body) = post(&common::browser(), s, "/api/cart/add", &format!("product_id={pid}&quantity=1")).await;
+    let (status, body) = post(&testkit::browser(), s, "/api/cart/add", &format!("product_id={pid}&quantity=1")).await;
     assert_eq!(status, 503, "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn metrics_are_for_operators_only() {
-    let db = common::sqlite().await;
-    let open = common::spawn(&db.url, None).await;
+    let db = testkit::sqlite().await;
+    let open = testkit::spawn(&db.url, None).await;
     assert_eq!(plain().get(open.url("/metrics")).send().await.unwrap().status().as_u16(), 404);
     let token = "operators-only-metrics-token";
-    let s = common::spawn_with(&db.url, None, &[("METRICS_TOKEN", token)]).await;
+    let s = testkit::spawn_with(&db.url, None, &[("METRICS_TOKEN", token)]).await;
     let get = |auth: Option<&str>| {
         let mut req = plain().get(s.url("/metrics"));
         if let Some(a) = auth {
@@ -414,7 +412,7 @@ async fn metrics_are_for_operators_only() {
     // On its own listener (METRICS_ADDR), for the internal network.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = server::metrics::listener_router(open.state.clone());
+    let app = server::http::metrics::listener_router(open.state.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let res = plain().get(format!("http://{addr}/metrics")).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 200);
@@ -422,8 +420,8 @@ async fn metrics_are_for_operators_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_answer_carries_the_security_headers_and_cookies_are_secure_on_https() {
-    let db = common::sqlite().await;
-    let s = common::spawn_with(&db.url, None, &[("COOKIE_SECURE", "true")]).await;
+    let db = testkit::sqlite().await;
+    let s = testkit::spawn_with(&db.url, None, &[("COOKIE_SECURE", "true")]).await;
     let (pid, slug) = product(&s).await;
     let http = plain();
     let answers = vec![

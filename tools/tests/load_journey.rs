@@ -2,12 +2,10 @@
 //! and succeeds, and each completed journey is an order in the database. With two instances the
 //! requests alternate between them, so sessions, carts and the merge must be shared.
 
-mod common;
-
-use server::journey::{self, Plan, Target};
 use std::time::Duration;
+use tools::journey::{self, Plan, Target};
 
-async fn run_against(servers: &[&common::TestServer]) {
+async fn run_against(servers: &[&testkit::TestServer]) {
     sqlx::query("UPDATE products SET stock = 1000000").execute(&servers[0].state.db.pool).await.unwrap();
     for s in servers {
         s.state.catalog.invalidate_all();
@@ -37,16 +35,16 @@ async fn run_against(servers: &[&common::TestServer]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_journey_runs_against_the_embedded_default() {
-    let t = common::sqlite().await;
-    let s = common::spawn(&t.url, None).await;
+    let t = testkit::sqlite().await;
+    let s = testkit::spawn(&t.url, None).await;
     run_against(&[&s]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_journey_runs_across_two_instances_sharing_postgres_and_redis() {
-    let t = common::postgres().await;
-    let redis = common::RedisServer::start();
-    let a = common::spawn(&t.url, Some(&redis.url())).await;
-    let b = common::spawn(&t.url, Some(&redis.url())).await;
+    let t = testkit::postgres().await;
+    let redis = testkit::RedisServer::start();
+    let a = testkit::spawn(&t.url, Some(&redis.url())).await;
+    let b = testkit::spawn(&t.url, Some(&redis.url())).await;
     run_against(&[&a, &b]).await;
 }

@@ -1,5 +1,5 @@
 //! Synthetic order histories with a known structure, for the demo shop's first start and for the
-//! recommendation evaluation (`server recs eval`), plus a CSV reader for real histories.
+//! recommendation evaluation (the tools crate's `recs-eval`), plus a CSV reader for real histories.
 //!
 //! Structure: within each department, products form "bundles" of four (consecutive ids of that
 //! department). Each customer favours one or two departments; most orders take two or three

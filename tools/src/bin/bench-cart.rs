@@ -1,9 +1,9 @@
 //! Add-to-cart and cart-read throughput and latency at 64 concurrent sessions, with guest carts
 //! in the SQL store (embedded SQLite) and in the Redis store (a redis-server started here).
-//! Run: `cargo run --release -p server --bin bench-cart -- [seconds] [sessions]`.
+//! Run: `cargo run --release -p tools --bin bench-cart -- [seconds] [sessions]`.
 
-use server::{bench, loadgen};
 use std::time::Duration;
+use tools::{bench, loadgen};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -11,7 +11,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() {
     let (secs, sessions) = bench::args(64);
-    let redis = bench::BenchRedis::start();
+    let redis = testkit::RedisServer::try_start().ok();
     if redis.is_none() {
         eprintln!("redis-server not found: measuring the SQL store only");
     }
@@ -29,7 +29,7 @@ async fn main() {
             .expect("products");
         let mut clients = Vec::with_capacity(sessions);
         for _ in 0..sessions {
-            clients.push(shop.shopper().await);
+            clients.push(bench::shopper(&shop).await);
         }
         let (warm, dur) = (Duration::from_secs(2), Duration::from_secs(secs));
         let add_url = shop.url("/api/cart/add");

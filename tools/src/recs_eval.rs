@@ -1,9 +1,9 @@
-//! `server recs eval`: leave-last-out evaluation of the recommender against a popularity
+//! `recs-eval`: leave-last-out evaluation of the recommender against a popularity
 //! baseline. For every customer with at least two purchases, the last product bought is held
 //! out; both recommenders see everything else; a hit is the held-out product in their row of 8.
 
-use crate::history::Order;
 use app::domain::recs::{build_neighbours, hit_and_ndcg, recommend, Candidate, Interaction, Profile, Seed, Signal};
+use server::seed::history::Order;
 use std::collections::{HashMap, HashSet};
 
 pub const K: usize = 8;
@@ -112,11 +112,11 @@ pub fn evaluate(orders: &[Order], categories: &HashMap<i64, i64>) -> Scores {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::generate;
+    use server::seed::history::generate;
 
     #[test]
     fn the_engine_beats_popularity_on_structured_histories() {
-        let products: Vec<(i64, i64)> = crate::demo::products().iter().map(|p| (p.id, p.category_id)).collect();
+        let products: Vec<(i64, i64)> = server::seed::demo::products().iter().map(|p| (p.id, p.category_id)).collect();
         let categories: HashMap<i64, i64> = products.iter().copied().collect();
         let orders = generate(&products, 400, 42, 1_000 * app::domain::recs::DAY_MS);
         let s = evaluate(&orders, &categories);

@@ -7,10 +7,10 @@
 //! running instead; it registers accounts and places orders there, so point it at a test copy.
 //! Exits non-zero on any error or if add-to-cart p99 misses `--p99-target-ms`.
 
-use server::journey::{self, Plan, Target};
-use server::{bench, loadgen};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tools::journey::{self, Plan, Target};
+use tools::loadgen;
 
 const USAGE: &str = "usage: loadtest [embedded|cluster] [--target URL]... [--shoppers N] [--secs S]
                 [--warmup S] [--think-ms MS] [--p99-target-ms MS]
@@ -117,9 +117,7 @@ async fn start_instance(
 
 /// Migrates and seeds a fresh database, with stock enough that shoppers never sell out.
 async fn prepare_database(url: &str) -> Result<(), String> {
-    let db = app::storage::db::Db::connect(url, 2).await.map_err(|e| e.to_string())?;
-    db.migrate().await.map_err(|e| e.to_string())?;
-    server::seed::seed_if_empty(&db).await.map_err(|e| e.to_string())?;
+    let db = testkit::prepare_database(url, 2).await?;
     sqlx::query("UPDATE products SET stock = 1000000 WHERE active = 1")
         .execute(&db.pool)
         .await
@@ -132,7 +130,7 @@ async fn prepare_database(url: &str) -> Result<(), String> {
 struct Setup {
     description: String,
     instances: Vec<Instance>,
-    _redis: Option<bench::BenchRedis>,
+    _redis: Option<testkit::RedisServer>,
     dir: tempfile::TempDir,
     /// (admin connection, database name) of a PostgreSQL database to drop at the end.
     drop_database: Option<(String, String)>,
@@ -151,7 +149,7 @@ async fn set_up(args: &Args) -> Result<Setup, String> {
         });
     }
     if args.setup == "embedded" {
-        let url = format!("sqlite://{}/shop.db", dir.path().display());
+        let url = testkit::sqlite_url(&dir, "shop.db");
         prepare_database(&url).await?;
         let instance = start_instance(&url, None, &secret, &dir.path().join("shop.log")).await?;
         return Ok(Setup {
@@ -165,12 +163,7 @@ async fn set_up(args: &Args) -> Result<Setup, String> {
     let admin_url = std::env::var("LOADTEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
     let name = format!("shop_load_{}", std::process::id());
-    let admin = app::storage::db::Db::connect(&admin_url, 1).await.map_err(|e| format!("{admin_url}: {e}"))?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&admin.pool).await.map_err(|e| e.to_string())?;
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin.pool).await.map_err(|e| e.to_string())?;
-    admin.pool.close().await;
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
-    let url = format!("{base}/{name}");
+    let url = testkit::create_postgres_database(&admin_url, &name).await?;
     let mut setup = Setup {
         description: "two processes sharing PostgreSQL and Redis, requests alternating between them".into(),
         instances: vec![],
@@ -189,7 +182,7 @@ async fn set_up(args: &Args) -> Result<Setup, String> {
 
 async fn start_cluster(setup: &mut Setup, url: &str, secret: &str) -> Result<(), String> {
     prepare_database(url).await?;
-    let redis = bench::BenchRedis::start().ok_or("could not start redis-server (is it installed?)")?;
+    let redis = testkit::RedisServer::try_start().map_err(|e| format!("could not start redis-server: {e}"))?;
     for i in 0..2 {
         let log = setup.dir.path().join(format!("shop-{i}.log"));
         setup.instances.push(start_instance(url, Some(&redis.url()), secret, &log).await?);
@@ -201,9 +194,7 @@ async fn start_cluster(setup: &mut Setup, url: &str, secret: &str) -> Result<(),
 async fn tear_down(mut setup: Setup) {
     setup.instances.clear();
     if let Some((admin_url, name)) = setup.drop_database.take() {
-        if let Ok(admin) = app::storage::db::Db::connect(&admin_url, 1).await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin.pool).await;
-        }
+        testkit::drop_postgres_database(&admin_url, &name).await;
     }
 }
 

@@ -1,7 +1,8 @@
 //! The axum router: health, API, pages and static files, with sessions, compression and cache
 //! headers.
 
-use crate::{api, cart_events, flag_override, health, metrics, page_cache, startup, visitor_id};
+use super::{api, cart_events, flag_override, health, metrics, page_cache, visitor_id};
+use crate::startup;
 use app::services::visitor::Visitor;
 use app::state::AppState;
 use app::{shell, App};

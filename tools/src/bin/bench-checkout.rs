@@ -1,9 +1,9 @@
 //! Place-order throughput and latency with 16 concurrent buyers (guest checkout: one add to
 //! cart and the checkout summary that gives the quote to confirm, then the timed place-order
-//! call), on SQLite by default or on the database in `BENCH_DATABASE_URL`. Run: `cargo run --release -p server --bin bench-checkout -- [seconds] [buyers]`.
+//! call), on SQLite by default or on the database in `BENCH_DATABASE_URL`. Run: `cargo run --release -p tools --bin bench-checkout -- [seconds] [buyers]`.
 
-use server::{bench, loadgen};
 use std::time::{Duration, Instant};
+use tools::{bench, loadgen};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -12,7 +12,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() {
     let (secs, buyers) = bench::args(16);
     let dir = tempfile::tempdir().expect("tempdir");
-    let redis = std::env::var("BENCH_REDIS").is_ok().then(bench::BenchRedis::start).flatten();
+    let redis = std::env::var("BENCH_REDIS").is_ok().then(|| testkit::RedisServer::try_start().ok()).flatten();
     let shop = bench::start_shop(&dir, redis.as_ref().map(|r| r.url()).as_deref()).await;
     // Enough stock that the run measures ordering, not selling out.
     sqlx::query("UPDATE products SET stock = 10000000").execute(&shop.state.db.pool).await.unwrap();
@@ -23,7 +23,7 @@ async fn main() {
         .unwrap();
     let mut clients = Vec::with_capacity(buyers);
     for _ in 0..buyers {
-        clients.push(shop.shopper().await);
+        clients.push(bench::shopper(&shop).await);
     }
     let (add_url, summary_url, place_url) =
         (shop.url("/api/cart/add"), shop.url("/api/checkout/summary"), shop.url("/api/checkout/place"));

@@ -1,10 +1,10 @@
 //! Recommendation latency per context (home, product page, cart) through `/api/recommendations`,
 //! for shoppers with a browsing history, on SQLite by default or `BENCH_DATABASE_URL`.
-//! Run: `cargo run --release -p server --bin bench-recs -- [seconds] [connections]`.
+//! Run: `cargo run --release -p tools --bin bench-recs -- [seconds] [connections]`.
 
-use server::{bench, loadgen};
 use std::sync::Arc;
 use std::time::Duration;
+use tools::{bench, loadgen};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -22,7 +22,7 @@ async fn main() {
     // Each shopper has an anonymous id, a few product views and a line in the cart.
     let mut shoppers = Vec::with_capacity(connections);
     for w in 0..connections {
-        let http = shop.shopper().await;
+        let http = bench::shopper(&shop).await;
         let _ = loadgen::get_ok(&http, &shop.url("/")).await;
         for k in 0..4 {
             let (_, slug) = &slugs[(w * 37 + k * 11) % slugs.len()];

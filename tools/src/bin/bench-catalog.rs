@@ -5,11 +5,11 @@
 //! and ratios. The shop is measured twice: as a first-time visitor sees it (no session: served
 //! from the page cache after the first render) and as a shopper with a cart sees it (rendered
 //! every time: session, cart badge, SSR). Run:
-//! `cargo run --release -p server --bin bench-catalog -- [seconds] [connections]`.
+//! `cargo run --release -p tools --bin bench-catalog -- [seconds] [connections]`.
 
 use axum::{response::Html, routing::get, Router};
-use server::{bench, loadgen};
 use std::time::Duration;
+use tools::{bench, loadgen};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -18,7 +18,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() {
     let (secs, conns) = bench::args(64);
     let dir = tempfile::tempdir().expect("tempdir");
-    let shop = server::bench::start_shop(&dir, None).await;
+    let shop = bench::start_shop(&dir, None).await;
     let path = "/c/kitchen?sort=price_asc";
     let http = loadgen::client();
     let page = http.get(shop.url(path)).send().await.unwrap().text().await.unwrap();
@@ -41,7 +41,7 @@ async fn main() {
     };
     let visitor = get("shop, new visitor (page cache)", http.clone(), shop.url(path)).await;
     println!("{}", visitor.line());
-    let shopper_http = shop.shopper().await;
+    let shopper_http = bench::shopper(&shop).await;
     let shopper = get("shop, shopper with a cart (SSR)", shopper_http, shop.url(path)).await;
     println!("{}", shopper.line());
     let plain = get("plain axum handler, same bytes", http, format!("http://{plain_addr}{path}")).await;

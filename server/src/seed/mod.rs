@@ -1,6 +1,9 @@
-//! Loads the demo catalogue into an empty database.
+//! Loads the demo catalogue (`demo`) and a synthetic order history (`history`) into an empty
+//! database.
 
-use crate::demo;
+pub mod demo;
+pub mod history;
+
 use app::domain::catalog::normalize_text;
 use app::storage::db::Db;
 
@@ -62,7 +65,7 @@ pub async fn seed_history_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
         return Ok(0);
     }
     let products: Vec<(i64, i64)> = demo::products().iter().map(|p| (p.id, p.category_id)).collect();
-    let orders = crate::history::generate(&products, 600, 2026, app::storage::db::now_ms());
+    let orders = history::generate(&products, 600, 2026, app::storage::db::now_ms());
     let rows: Vec<(String, i64, String, i64)> = orders
         .iter()
         .flat_map(|o| {

@@ -1,6 +1,7 @@
 //! Test harness: real databases (a fresh SQLite file, a fresh PostgreSQL database), a real
-//! redis-server on a free port, and the real router served over TCP.
-#![allow(dead_code)]
+//! redis-server on a free port, proxies that fail on demand, and the real router served over
+//! TCP. The server's integration tests (`server/tests`) and the benchmarks and load test
+//! (`tools`) share it.
 
 use app::config::Config;
 use app::state::AppState;
@@ -37,11 +38,14 @@ pub async fn database(backend: Backend) -> TestDb {
 /// A migrated, seeded SQLite database in a temporary folder.
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}/shop.db", dir.path().display());
-    let db = Db::connect(&url, 8).await.expect("connect sqlite");
-    db.migrate().await.expect("migrate sqlite");
-    server::seed::seed(&db).await.expect("seed sqlite");
+    let url = sqlite_url(&dir, "shop.db");
+    let db = prepare_database(&url, 8).await.unwrap_or_else(|e| panic!("sqlite: {e}"));
     TestDb { db, url, _dir: Some(dir) }
+}
+
+/// The URL of SQLite database `file` in `dir` (created on first connection).
+pub fn sqlite_url(dir: &tempfile::TempDir, file: &str) -> String {
+    format!("sqlite://{}/{file}", dir.path().display())
 }
 
 /// A fresh, migrated, seeded PostgreSQL database (`TEST_DATABASE_URL` is the admin connection).
@@ -52,15 +56,43 @@ pub async fn postgres() -> TestDb {
         .unwrap_or_else(|e| panic!("PostgreSQL is required for these tests (TEST_DATABASE_URL={admin_url}): {e}"));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     drop_stale_databases(&admin, now).await;
-    let name = format!("shop_test_{now}_{:08x}", rand::random::<u32>());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin.pool).await.expect("create database");
     admin.pool.close().await;
-    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
-    let url = format!("{base}/{name}");
-    let db = Db::connect(&url, 16).await.expect("connect postgres");
-    db.migrate().await.expect("migrate postgres");
-    server::seed::seed(&db).await.expect("seed postgres");
+    let name = format!("shop_test_{now}_{:08x}", rand::random::<u32>());
+    let url = create_postgres_database(&admin_url, &name).await.expect("create database");
+    let db = prepare_database(&url, 16).await.unwrap_or_else(|e| panic!("postgres: {e}"));
     TestDb { db, url, _dir: None }
+}
+
+/// Connects to `url` with up to `connections` connections, migrates and seeds the demo catalogue
+/// (the database must have no products yet).
+pub async fn prepare_database(url: &str, connections: u32) -> Result<Db, String> {
+    let db = Db::connect(url, connections).await.map_err(|e| format!("connect: {e}"))?;
+    db.migrate().await.map_err(|e| format!("migrate: {e}"))?;
+    server::seed::seed(&db).await.map_err(|e| format!("seed: {e}"))?;
+    Ok(db)
+}
+
+/// Creates an empty database `name` (dropped first if it exists) on the PostgreSQL server of
+/// `admin_url`, an administrator's connection; the new database's URL.
+pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<String, String> {
+    let admin = Db::connect(admin_url, 1).await.map_err(|e| format!("{admin_url}: {e}"))?;
+    let result = async {
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&admin.pool).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin.pool).await
+    }
+    .await;
+    admin.pool.close().await;
+    result.map_err(|e| e.to_string())?;
+    let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin_url);
+    Ok(format!("{base}/{name}"))
+}
+
+/// Drops database `name`, closing its connections first (best effort).
+pub async fn drop_postgres_database(admin_url: &str, name: &str) {
+    if let Ok(admin) = Db::connect(admin_url, 1).await {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin.pool).await;
+        admin.pool.close().await;
+    }
 }
 
 /// Test databases older than two hours are leftovers of runs that died: drop them.
@@ -87,10 +119,17 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        RedisServer::try_start().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// `start` for callers that can do without Redis (the benchmarks): an error if
+    /// redis-server is missing or does not start.
+    pub fn try_start() -> Result<RedisServer, String> {
         let port = free_port();
-        let mut server = RedisServer { port, child: None, dir: tempfile::tempdir().expect("tempdir") };
-        server.start_again();
-        server
+        let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
+        let mut server = RedisServer { port, child: None, dir };
+        server.launch()?;
+        Ok(server)
     }
 
     pub fn url(&self) -> String {
@@ -122,6 +161,10 @@ impl RedisServer {
 
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "already running");
+        self.launch().unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn launch(&mut self) -> Result<(), String> {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
@@ -129,13 +172,17 @@ impl RedisServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server must be installed (scripts/test installs it)");
+            .map_err(|e| format!("redis-server must be installed (scripts/test installs it): {e}"))?;
         self.child = Some(child);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "redis-server did not start");
+            if std::time::Instant::now() >= deadline {
+                self.stop();
+                return Err("redis-server did not start".into());
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(())
     }
 }
 
@@ -481,9 +528,9 @@ pub async fn spawn_with(db_url: &str, redis_url: Option<&str>, extra: &[(&str, &
     pairs.extend_from_slice(extra);
     let cfg = config(&pairs);
     let state = server::startup::build_state(cfg).await.expect("build state");
-    let app = server::router::build(state.clone()).expect("router");
+    let app = server::http::router::build(state.clone()).expect("router");
     let task = tokio::spawn(async move {
-        axum::serve(server::router::no_delay(listener), app.into_make_service_with_connect_info::<SocketAddr>())
+        axum::serve(server::http::router::no_delay(listener), app.into_make_service_with_connect_info::<SocketAddr>())
             .await
             .unwrap();
     });
@@ -569,7 +616,8 @@ pub async fn setup_with(kind: Kind, extra: &[(&str, &str)]) -> Setup {
 }
 
 /// Declares each listed `async fn name(kind: Kind)` as two tests, `embedded::name` and
-/// `redis_postgres::name`. The test file must import `common::Kind`.
+/// `redis_postgres::name`. The test file must import `testkit::Kind` (and the macro,
+/// `testkit::both_setups`).
 #[macro_export]
 macro_rules! both_setups {
     ($($name:ident),* $(,)?) => {
