@@ -99,13 +99,13 @@ async fn sessions_events_sign_ins_and_carts_together_never_lock_sqlite() {
     let s = Arc::new(t.server);
     let products: Vec<(i64, String)> =
         sqlx::query_as("SELECT id, slug FROM products WHERE active = 1 AND stock >= 100 ORDER BY id LIMIT 24")
-            .fetch_all(&s.state.db.pool)
+            .fetch_all(s.state.db.read())
             .await
             .unwrap();
     assert!(products.len() >= 8, "the seed has products with stock");
     let products = Arc::new(products);
     let events_before: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&s.state.db.pool).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(s.state.db.read()).await.unwrap();
 
     let started = std::time::Instant::now();
     let tasks: Vec<_> = (0..SHOPPERS)
@@ -134,10 +134,10 @@ async fn sessions_events_sign_ins_and_carts_together_never_lock_sqlite() {
         assert!(!logged.contains(bad), "the shop logged {bad:?} under concurrent writes:\n{logged}");
     }
     let events_after: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&s.state.db.pool).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(s.state.db.read()).await.unwrap();
     assert!(events_after > events_before, "the views were recorded");
     let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email LIKE 'hammer%'")
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.read())
         .await
         .unwrap();
     assert_eq!(accounts, SHOPPERS as i64, "every sign-up made its account");

@@ -121,10 +121,10 @@ async fn prepare_database(url: &str) -> Result<(), String> {
     db.migrate().await.map_err(|e| e.to_string())?;
     server::seed::seed_if_empty(&db).await.map_err(|e| e.to_string())?;
     sqlx::query("UPDATE products SET stock = 1000000 WHERE active = 1")
-        .execute(&db.pool)
+        .execute(&mut *db.write().await.map_err(|e| e.to_string())?)
         .await
         .map_err(|e| e.to_string())?;
-    db.pool.close().await;
+    db.close().await;
     Ok(())
 }
 
@@ -166,9 +166,11 @@ async fn set_up(args: &Args) -> Result<Setup, String> {
         .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".into());
     let name = format!("shop_load_{}", std::process::id());
     let admin = app::storage::db::Db::connect(&admin_url, 1).await.map_err(|e| format!("{admin_url}: {e}"))?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&admin.pool).await.map_err(|e| e.to_string())?;
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin.pool).await.map_err(|e| e.to_string())?;
-    admin.pool.close().await;
+    let mut conn = admin.write().await.map_err(|e| e.to_string())?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut *conn).await.map_err(|e| e.to_string())?;
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut *conn).await.map_err(|e| e.to_string())?;
+    drop(conn);
+    admin.close().await;
     let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
     let url = format!("{base}/{name}");
     let mut setup = Setup {
@@ -202,7 +204,9 @@ async fn tear_down(mut setup: Setup) {
     setup.instances.clear();
     if let Some((admin_url, name)) = setup.drop_database.take() {
         if let Ok(admin) = app::storage::db::Db::connect(&admin_url, 1).await {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin.pool).await;
+            if let Ok(mut conn) = admin.write().await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut *conn).await;
+            }
         }
     }
 }
