@@ -12,6 +12,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// Shoppers at the same time, and how many times each goes round the whole journey.
 const SHOPPERS: usize = 16;
 const ROUNDS: usize = 3;
+/// Shoppers who also sign up, in and out each round. Few enough that password hashing (one slot
+/// on a two-core machine, 503 past a 10 s wait by design) is never what fails here.
+const SIGNING_IN: usize = 6;
 const PASSWORD: &str = "correct+horse+battery";
 
 /// Everything the shop logs at WARN and above while the test runs.
@@ -69,7 +72,8 @@ async fn step(http: &reqwest::Client, s: &TestServer, path: &str, body: String) 
 }
 
 /// One shopper's journeys: browse (events), fill a guest cart (a new session), sign up or in
-/// (users, rate limits, session cycling, the cart merge), edit the cart, sign out.
+/// (users, rate limits, session cycling, the cart merge; the first `SIGNING_IN` shoppers), edit
+/// the cart, sign out.
 async fn journey(s: &TestServer, n: usize, products: &[(i64, String)]) -> Vec<(String, u16, String)> {
     let http = shopper(n);
     let email = format!("hammer{n}-{}%40example.com", rand::random::<u32>());
@@ -81,13 +85,18 @@ async fn journey(s: &TestServer, n: usize, products: &[(i64, String)]) -> Vec<(S
             answers.push(step(&http, s, "/api/cart/add", format!("product_id={id}&quantity=1")).await);
         }
         answers.push(step(&http, s, "/api/recommendations", "context=home".into()).await);
-        let auth = if round == 0 { "/api/auth/register" } else { "/api/auth/login" };
-        answers.push(step(&http, s, auth, format!("email={email}&password={PASSWORD}")).await);
+        let account = n < SIGNING_IN;
+        if account {
+            let auth = if round == 0 { "/api/auth/register" } else { "/api/auth/login" };
+            answers.push(step(&http, s, auth, format!("email={email}&password={PASSWORD}")).await);
+        }
         let (id, slug) = &products[(n + round) % products.len()];
         answers.push(step(&http, s, "/api/catalog/product", format!("slug={slug}")).await);
         answers.push(step(&http, s, "/api/cart/set", format!("product_id={id}&quantity=2")).await);
         answers.push(step(&http, s, "/api/cart/remove", format!("product_id={id}")).await);
-        answers.push(step(&http, s, "/api/auth/logout", String::new()).await);
+        if account {
+            answers.push(step(&http, s, "/api/auth/logout", String::new()).await);
+        }
     }
     answers
 }
@@ -140,6 +149,6 @@ async fn sessions_events_sign_ins_and_carts_together_never_lock_sqlite() {
         .fetch_one(s.state.db.read())
         .await
         .unwrap();
-    assert_eq!(accounts, SHOPPERS as i64, "every sign-up made its account");
+    assert_eq!(accounts, SIGNING_IN as i64, "every sign-up made its account");
     eprintln!("{} requests from {SHOPPERS} shoppers in {elapsed:?}", answers.len());
 }
