@@ -71,7 +71,7 @@ async fn products(s: &TestServer, n: usize) -> Vec<i64> {
     let ids: Vec<i64> =
         sqlx::query_scalar("SELECT id FROM products WHERE active = 1 AND stock >= 20 ORDER BY id LIMIT $1")
             .bind(n as i64)
-            .fetch_all(&s.state.db.pool)
+            .fetch_all(s.state.db.read())
             .await
             .unwrap();
     assert_eq!(ids.len(), n);
@@ -120,7 +120,7 @@ async fn register_login_logout(kind: Kind) {
     // The stored hash is argon2id, never the password.
     let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE email = $1")
         .bind(&mail)
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.read())
         .await
         .unwrap();
     assert!(hash.starts_with("$argon2id$") && !hash.contains(PASSWORD));
@@ -305,8 +305,16 @@ async fn merge_drops_unavailable_and_caps_at_stock(kind: Kind) {
     add(&guest, s, ids[1], 1).await;
     add(&guest, s, ids[2], 2).await;
     // Before the guest signs in: stock of ids[0] drops to 5 and ids[1] is withdrawn.
-    sqlx::query("UPDATE products SET stock = 5 WHERE id = $1").bind(ids[0]).execute(&s.state.db.pool).await.unwrap();
-    sqlx::query("UPDATE products SET active = 0 WHERE id = $1").bind(ids[1]).execute(&s.state.db.pool).await.unwrap();
+    sqlx::query("UPDATE products SET stock = 5 WHERE id = $1")
+        .bind(ids[0])
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE products SET active = 0 WHERE id = $1")
+        .bind(ids[1])
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
     s.state.catalog.invalidate_all();
     let answer = login(&guest, s, &mail).await;
     assert_eq!(qty(&answer["cart"], ids[0]), 5, "3 + 4 capped at the 5 in stock");

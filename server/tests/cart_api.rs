@@ -17,13 +17,13 @@ both_setups!(
 /// A product in stock with at least `min_stock` units (stock raised if needed).
 async fn product(s: &TestServer, min_stock: i64) -> i64 {
     let id: i64 = sqlx::query_scalar("SELECT id FROM products WHERE active = 1 ORDER BY id LIMIT 1 OFFSET 10")
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.read())
         .await
         .unwrap();
     sqlx::query("UPDATE products SET stock = $1 WHERE id = $2 AND stock < $1")
         .bind(min_stock)
         .bind(id)
-        .execute(&s.state.db.pool)
+        .execute(&mut *s.state.db.write().await.unwrap())
         .await
         .unwrap();
     s.state.catalog.invalidate_product(id).await;
@@ -86,7 +86,7 @@ async fn fifty_products_at_once_all_land(kind: Kind) {
     let http = testkit::browser();
     let ids: Vec<i64> =
         sqlx::query_scalar("SELECT id FROM products WHERE active = 1 AND stock > 0 ORDER BY id LIMIT 51")
-            .fetch_all(&s.state.db.pool)
+            .fetch_all(s.state.db.read())
             .await
             .unwrap();
     let (status, _) = post(&http, s, "/api/cart/add", &format!("product_id={}&quantity=1", ids[50])).await;
@@ -166,7 +166,10 @@ async fn bad_input_is_refused_and_changes_nothing(kind: Kind) {
     assert_eq!(res.status().as_u16(), 413);
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "payload_too_large");
     // A sold-out product cannot be added.
-    sqlx::query("UPDATE products SET stock = 0 WHERE id = 2").execute(&s.state.db.pool).await.unwrap();
+    sqlx::query("UPDATE products SET stock = 0 WHERE id = 2")
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
     s.state.catalog.invalidate_product(2).await;
     let (status, answer) = post(&http, s, "/api/cart/add", "product_id=2&quantity=1").await;
     assert_eq!(status, 422);
@@ -181,8 +184,15 @@ async fn restore_validates_and_never_overrides(kind: Kind) {
     let s = &t.server;
     let http = testkit::browser();
     let a = product(s, 3).await;
-    sqlx::query("UPDATE products SET stock = 3 WHERE id = $1").bind(a).execute(&s.state.db.pool).await.unwrap();
-    sqlx::query("UPDATE products SET stock = 0 WHERE id = 3").execute(&s.state.db.pool).await.unwrap();
+    sqlx::query("UPDATE products SET stock = 3 WHERE id = $1")
+        .bind(a)
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE products SET stock = 0 WHERE id = 3")
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
     s.state.catalog.invalidate_all();
     let lines = format!(
         r#"[{{"product_id":{a},"quantity":7}},{{"product_id":3,"quantity":1}},{{"product_id":999999,"quantity":2}},{{"product_id":4,"quantity":2}}]"#

@@ -16,14 +16,14 @@ async fn served(http: &reqwest::Client, s: &TestServer, slug: &str) -> (i64, i64
 async fn stored(s: &TestServer, slug: &str) -> (i64, i64) {
     sqlx::query_as("SELECT price_cents, stock FROM products WHERE slug = $1")
         .bind(slug)
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.read())
         .await
         .unwrap()
 }
 
 async fn a_product(s: &TestServer) -> String {
     sqlx::query_scalar("SELECT slug FROM products WHERE active = 1 AND price_cents <> 4321 ORDER BY id LIMIT 1")
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.read())
         .await
         .unwrap()
 }
@@ -77,7 +77,7 @@ async fn edits_are_for_admins_only_and_validated() {
     }
     assert_eq!(stored(&s, &slug).await, before, "refused edits change nothing");
     let changes: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM catalog_changes").fetch_one(&s.state.db.pool).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM catalog_changes").fetch_one(s.state.db.read()).await.unwrap();
     assert_eq!(changes, 0);
 
     // The admin list puts the lowest stock first, and finds products by name.
@@ -178,7 +178,7 @@ async fn the_most_viewed_products_are_cached_at_start() {
     // A product far down the best-seller list, viewed a lot this week.
     let (id, slug): (i64, String) =
         sqlx::query_as("SELECT id, slug FROM products WHERE active = 1 ORDER BY popularity ASC, id LIMIT 1")
-            .fetch_one(&s.state.db.pool)
+            .fetch_one(s.state.db.read())
             .await
             .unwrap();
     for i in 0..5 {
@@ -186,7 +186,7 @@ async fn the_most_viewed_products_are_cached_at_start() {
             .bind(format!("a:viewer{i}"))
             .bind(id)
             .bind(app::storage::db::now_ms())
-            .execute(&s.state.db.pool)
+            .execute(&mut *s.state.db.write().await.unwrap())
             .await
             .unwrap();
     }

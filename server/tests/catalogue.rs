@@ -63,7 +63,7 @@ async fn every_sort_order_is_right(backend: Backend) {
         for id in &listed {
             let v: i64 = sqlx::query_scalar(&format!("SELECT {column} FROM products WHERE id = $1"))
                 .bind(id)
-                .fetch_one(&t.db.pool)
+                .fetch_one(t.db.read())
                 .await
                 .unwrap();
             values.push(v);
@@ -79,7 +79,7 @@ async fn search_is_literal(backend: Backend) {
     sqlx::query("UPDATE products SET name = $1, search_text = $2 WHERE id = 1")
         .bind("100% Cotton_Tee \"Classic\" O'Neil")
         .bind("100% cotton_tee \"classic\" o'neil")
-        .execute(&t.db.pool)
+        .execute(&mut *t.db.write().await.unwrap())
         .await
         .unwrap();
     let (_, hit) = catalog.search("100%", Sort::Popular, 1).await.unwrap();
@@ -100,7 +100,7 @@ async fn search_is_literal(backend: Backend) {
     // Unicode: case-insensitive beyond ASCII.
     let accented: String =
         sqlx::query_scalar("SELECT name FROM products WHERE name LIKE '%É%' OR name LIKE '%é%' LIMIT 1")
-            .fetch_one(&t.db.pool)
+            .fetch_one(t.db.read())
             .await
             .expect("the demo catalogue has accented names");
     let word = accented.split_whitespace().find(|w| !w.is_ascii()).unwrap().to_uppercase();
@@ -134,9 +134,9 @@ async fn pages_and_statuses(backend: Backend) {
     assert!(body.contains(r#"name="description""#));
     assert!(body.contains(r#"loading="lazy""#) && body.contains(r#"width="400""#));
     let slug: String =
-        sqlx::query_scalar("SELECT slug FROM products WHERE id = 7").fetch_one(&t.db.pool).await.unwrap();
+        sqlx::query_scalar("SELECT slug FROM products WHERE id = 7").fetch_one(t.db.read()).await.unwrap();
     let name: String =
-        sqlx::query_scalar("SELECT name FROM products WHERE id = 7").fetch_one(&t.db.pool).await.unwrap();
+        sqlx::query_scalar("SELECT name FROM products WHERE id = 7").fetch_one(t.db.read()).await.unwrap();
     let (status, body) = get(&format!("/p/{slug}")).await;
     assert_eq!(status, 200);
     assert!(body.contains(&format!("<title>{} · Copperleaf</title>", html_escape(&name))), "{name}");

@@ -30,7 +30,7 @@ async fn quote(http: &reqwest::Client, s: &TestServer) -> String {
 }
 
 async fn stock(s: &TestServer, id: i64) -> i64 {
-    sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(id).fetch_one(&s.state.db.pool).await.unwrap()
+    sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(id).fetch_one(s.state.db.read()).await.unwrap()
 }
 
 async fn products(s: &TestServer, n: usize) -> Vec<(i64, i64)> {
@@ -38,7 +38,7 @@ async fn products(s: &TestServer, n: usize) -> Vec<(i64, i64)> {
         "SELECT id, price_cents FROM products WHERE active = 1 AND stock >= 20 ORDER BY id LIMIT $1",
     )
     .bind(n as i64)
-    .fetch_all(&s.state.db.pool)
+    .fetch_all(s.state.db.read())
     .await
     .unwrap()
 }
@@ -76,7 +76,7 @@ async fn a_guest_buys_two_products(kind: Kind) {
     // Purchases are recorded as events, in the same transaction.
     let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'purchase' AND order_id = $1")
         .bind(order["id"].as_str().unwrap())
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.read())
         .await
         .unwrap();
     assert_eq!(events, 2);
@@ -94,7 +94,11 @@ async fn fifty_buyers_for_ten_units_make_ten_orders(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
     let pid = products(s, 1).await[0].0;
-    sqlx::query("UPDATE products SET stock = 10 WHERE id = $1").bind(pid).execute(&s.state.db.pool).await.unwrap();
+    sqlx::query("UPDATE products SET stock = 10 WHERE id = $1")
+        .bind(pid)
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
     s.state.catalog.invalidate_product(pid).await;
     let mut buyers = Vec::new();
     for _ in 0..50 {
@@ -135,7 +139,7 @@ async fn fifty_buyers_for_ten_units_make_ten_orders(kind: Kind) {
     assert_eq!(stock(s, pid).await, 0, "never below zero");
     let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM order_lines WHERE product_id = $1")
         .bind(pid)
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.read())
         .await
         .unwrap();
     assert_eq!(orders, 10);
@@ -187,7 +191,7 @@ async fn one_idempotency_key_one_order(kind: Kind) {
     assert_eq!(stock(s, ps[0].0).await, before - 3, "stock taken once");
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE idempotency_key = $1")
         .bind(&k)
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.read())
         .await
         .unwrap();
     assert_eq!(n, 1);
@@ -261,7 +265,11 @@ async fn bad_checkout_input_is_refused(kind: Kind) {
         assert!(answer["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
     // A shortage at the last moment: refused, cart kept as it was.
-    sqlx::query("UPDATE products SET stock = 1 WHERE id = $1").bind(ps[0].0).execute(&s.state.db.pool).await.unwrap();
+    sqlx::query("UPDATE products SET stock = 1 WHERE id = $1")
+        .bind(ps[0].0)
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
     s.state.catalog.invalidate_product(ps[0].0).await;
     let (status, answer) =
         post(&http, s, "/api/checkout/place", &form(&key(), &q, "ann%40example.com", "Springfield")).await;

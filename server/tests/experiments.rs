@@ -46,7 +46,7 @@ async fn layout(http: &reqwest::Client, s: &TestServer) -> String {
 async fn exposures(s: &TestServer, subject_like: &str) -> Vec<(String, String)> {
     sqlx::query_as("SELECT subject, variant FROM exposures WHERE flag = 'cart_layout' AND subject LIKE $1")
         .bind(subject_like)
-        .fetch_all(&s.state.db.pool)
+        .fetch_all(s.state.db.read())
         .await
         .unwrap()
 }
@@ -221,7 +221,7 @@ async fn conversions_are_attributed_in_the_report(backend: Backend) {
     set_flag(&admin, &s, true, "page:50,drawer:50").await;
     let product: i64 =
         sqlx::query_scalar("SELECT id FROM products WHERE stock > 50 AND active = 1 ORDER BY id LIMIT 1")
-            .fetch_one(&s.state.db.pool)
+            .fetch_one(s.state.db.read())
             .await
             .unwrap();
     let mut expected = std::collections::HashMap::<String, (u64, u64, u64, u64)>::new();

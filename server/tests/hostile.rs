@@ -40,7 +40,7 @@ async fn barrage(s: &TestServer) {
     let http = client();
     let (pid, slug): (i64, String) =
         sqlx::query_as("SELECT id, slug FROM products WHERE stock > 10 AND active = 1 ORDER BY id LIMIT 1")
-            .fetch_one(&s.state.db.pool)
+            .fetch_one(s.state.db.read())
             .await
             .unwrap();
     // A session with a cart, to spell its cookie in odd ways.
@@ -195,7 +195,7 @@ async fn streams(s: &TestServer) {
     assert_eq!(s.state.cart_sync.open_streams(), 0);
     let shopper = testkit::browser();
     let pid: i64 = sqlx::query_scalar("SELECT id FROM products WHERE stock > 10 ORDER BY id LIMIT 1")
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.read())
         .await
         .unwrap();
     assert_eq!(testkit::post(&shopper, s, "/api/cart/add", &format!("product_id={pid}&quantity=1")).await.0, 200);

@@ -36,7 +36,7 @@ async fn products(s: &TestServer, n: usize) -> Vec<(i64, i64)> {
         "SELECT id, price_cents FROM products WHERE active = 1 AND stock >= 20 ORDER BY id LIMIT $1",
     )
     .bind(n as i64)
-    .fetch_all(&s.state.db.pool)
+    .fetch_all(s.state.db.read())
     .await
     .unwrap()
 }
@@ -47,18 +47,18 @@ async fn add(http: &reqwest::Client, s: &TestServer, pid: i64, q: u32) {
 }
 
 async fn stock(s: &TestServer, id: i64) -> i64 {
-    sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(id).fetch_one(&s.state.db.pool).await.unwrap()
+    sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(id).fetch_one(s.state.db.read()).await.unwrap()
 }
 
 async fn orders(s: &TestServer) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&s.state.db.pool).await.unwrap()
+    sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(s.state.db.read()).await.unwrap()
 }
 
 async fn set_price(s: &TestServer, id: i64, cents: i64) {
     sqlx::query("UPDATE products SET price_cents = $1 WHERE id = $2")
         .bind(cents)
         .bind(id)
-        .execute(&s.state.db.pool)
+        .execute(&mut *s.state.db.write().await.unwrap())
         .await
         .unwrap();
 }
@@ -198,7 +198,7 @@ async fn a_failed_capture_is_recorded_and_shown_to_administrators(kind: Kind) {
     let (state, error, attempts): (String, String, i64) =
         sqlx::query_as("SELECT payment_state, payment_error, payment_attempts FROM orders WHERE id = $1")
             .bind(&id)
-            .fetch_one(&s.state.db.pool)
+            .fetch_one(s.state.db.read())
             .await
             .unwrap();
     assert_eq!((state.as_str(), attempts), ("capture_failed", 1));
@@ -270,7 +270,7 @@ async fn checkout_orders_the_cart_of_record_when_its_redis_copy_is_stale() {
     let left: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM cart_items i JOIN carts c ON c.id = i.cart_id WHERE c.owner LIKE 'u:%'",
     )
-    .fetch_one(&b.state.db.pool)
+    .fetch_one(b.state.db.read())
     .await
     .unwrap();
     assert_eq!(left, 0, "and checkout removed exactly those lines");

@@ -7,7 +7,7 @@ use testkit::{post, RedisServer, TestServer};
 
 async fn some_product(s: &TestServer) -> (i64, String) {
     sqlx::query_as("SELECT id, slug FROM products WHERE stock > 50 AND active = 1 ORDER BY id LIMIT 1")
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.read())
         .await
         .unwrap()
 }

@@ -39,7 +39,7 @@ fn assert_diverse(row: &[Value]) {
 }
 
 async fn slug(s: &TestServer, id: i64) -> String {
-    sqlx::query_scalar("SELECT slug FROM products WHERE id = $1").bind(id).fetch_one(&s.state.db.pool).await.unwrap()
+    sqlx::query_scalar("SELECT slug FROM products WHERE id = $1").bind(id).fetch_one(s.state.db.read()).await.unwrap()
 }
 
 /// In-stock products of one category.
@@ -49,7 +49,7 @@ async fn in_category(s: &TestServer, category: i64, n: i64) -> Vec<i64> {
     )
     .bind(category)
     .bind(n)
-    .fetch_all(&s.state.db.pool)
+    .fetch_all(s.state.db.read())
     .await
     .unwrap()
 }
@@ -62,7 +62,7 @@ async fn purchases(s: &TestServer, baskets: &[(&str, &[i64])]) {
                 .bind(p)
                 .bind(order)
                 .bind(now - 3_600_000)
-                .execute(&s.state.db.pool)
+                .execute(&mut *s.state.db.write().await.unwrap())
                 .await
                 .unwrap();
         }
@@ -84,7 +84,7 @@ async fn signals_are_recorded_and_follow_the_shopper(backend: Backend) {
     tokio::time::timeout(std::time::Duration::from_secs(20), s.state.events.flush()).await.expect("flush");
     let rows: Vec<(String, String, i64)> =
         sqlx::query_as("SELECT subject, kind, product_id FROM events WHERE subject LIKE 'a:%' ORDER BY id")
-            .fetch_all(&s.state.db.pool)
+            .fetch_all(s.state.db.read())
             .await
             .unwrap();
     let kinds: Vec<(&str, i64)> = rows.iter().map(|(_, k, p)| (k.as_str(), *p)).collect();
@@ -99,13 +99,13 @@ async fn signals_are_recorded_and_follow_the_shopper(backend: Backend) {
     let uid = answer["user"]["id"].as_i64().unwrap();
     let moved: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE subject = $1")
         .bind(format!("u:{uid}"))
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.read())
         .await
         .unwrap();
     assert_eq!(moved, 4);
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE subject = $1")
         .bind(&subject)
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.read())
         .await
         .unwrap();
     assert_eq!(left, 0);
@@ -127,12 +127,16 @@ async fn bought_together_drives_product_recommendations(backend: Backend) {
     }
     let refs: Vec<(&str, &[i64])> = baskets.iter().map(|(o, p)| (o.as_str(), p.as_slice())).collect();
     purchases(&s, &refs).await;
-    sqlx::query("UPDATE products SET stock = 0 WHERE id = $1").bind(sold_out).execute(&s.state.db.pool).await.unwrap();
+    sqlx::query("UPDATE products SET stock = 0 WHERE id = $1")
+        .bind(sold_out)
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
     s.state.catalog.invalidate_all();
     app::services::recs::recompute(&s.state).await.unwrap();
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM product_neighbours WHERE product_id = $1")
         .bind(a)
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.read())
         .await
         .unwrap();
     assert!(stored >= 3, "neighbours are stored for serving");
@@ -180,7 +184,10 @@ async fn broken_serving_falls_back_to_best_sellers(backend: Backend) {
     let t = testkit::database(backend).await;
     let s = testkit::spawn(&t.url, None).await;
     app::services::recs::recompute(&s.state).await.unwrap();
-    sqlx::query("ALTER TABLE events RENAME TO events_gone").execute(&s.state.db.pool).await.unwrap();
+    sqlx::query("ALTER TABLE events RENAME TO events_gone")
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
     let http = testkit::browser();
     http.get(s.url("/")).send().await.unwrap();
     let row = recs(&http, &s, "home").await;
@@ -190,5 +197,8 @@ async fn broken_serving_falls_back_to_best_sellers(backend: Backend) {
     let home = http.get(s.url("/")).send().await.unwrap();
     assert_eq!(home.status().as_u16(), 200);
     assert!(home.text().await.unwrap().contains("Recommended for you"));
-    sqlx::query("ALTER TABLE events_gone RENAME TO events").execute(&s.state.db.pool).await.unwrap();
+    sqlx::query("ALTER TABLE events_gone RENAME TO events")
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
 }

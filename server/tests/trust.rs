@@ -21,7 +21,7 @@ both_setups!(
 
 async fn product(s: &TestServer) -> (i64, String) {
     sqlx::query_as("SELECT id, slug FROM products WHERE stock > 50 AND active = 1 ORDER BY id LIMIT 1")
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.read())
         .await
         .unwrap()
 }
@@ -173,7 +173,7 @@ async fn line_breaks_in_redirect_targets_change_nothing_and_panic_nothing(kind: 
     }
     let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email = $1")
         .bind(&email)
-        .fetch_one(&s.state.db.pool)
+        .fetch_one(s.state.db.read())
         .await
         .unwrap();
     assert_eq!(accounts, 0, "a refused request changes nothing");
@@ -292,7 +292,7 @@ async fn hostile_slugs_and_busy_visitors_cannot_grow_memory(kind: Kind) {
     let visitor = testkit::browser();
     visitor.get(s.url("/")).send().await.unwrap();
     let slugs: Vec<String> = sqlx::query_scalar("SELECT slug FROM products ORDER BY id LIMIT 300")
-        .fetch_all(&s.state.db.pool)
+        .fetch_all(s.state.db.read())
         .await
         .unwrap();
     for slug in slugs.iter().chain(std::iter::repeat_n(&slugs[0], 50)) {
@@ -302,7 +302,7 @@ async fn hostile_slugs_and_busy_visitors_cannot_grow_memory(kind: Kind) {
     s.state.events.flush().await;
     let per_subject: Vec<i64> =
         sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE subject LIKE 'a:%' AND kind = 'view' GROUP BY subject")
-            .fetch_all(&s.state.db.pool)
+            .fetch_all(s.state.db.read())
             .await
             .unwrap();
     assert_eq!(per_subject.len(), 1);
@@ -318,7 +318,7 @@ async fn set_flag(admin: &reqwest::Client, s: &TestServer, enabled: bool) {
 }
 
 async fn exposures(s: &TestServer) -> Vec<String> {
-    sqlx::query_scalar("SELECT subject FROM exposures").fetch_all(&s.state.db.pool).await.unwrap()
+    sqlx::query_scalar("SELECT subject FROM exposures").fetch_all(s.state.db.read()).await.unwrap()
 }
 
 async fn a_disabled_flag_is_off_for_everyone_and_only_real_views_count(kind: Kind) {
@@ -352,7 +352,7 @@ async fn a_disabled_flag_is_off_for_everyone_and_only_real_views_count(kind: Kin
     let counted = exposures(s).await;
     assert!(counted.iter().all(|subject| !subject.contains(forged)), "{counted:?}");
     let conversions: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM conversions").fetch_one(&s.state.db.pool).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM conversions").fetch_one(s.state.db.read()).await.unwrap();
     assert_eq!(conversions, 0, "the forced visitor's add to cart is not a conversion");
     // First visits are not counted either (only visitors who come back): nothing so far.
     assert!(counted.is_empty(), "{counted:?}");

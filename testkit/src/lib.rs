@@ -56,7 +56,7 @@ pub async fn postgres() -> TestDb {
         .unwrap_or_else(|e| panic!("PostgreSQL is required for these tests (TEST_DATABASE_URL={admin_url}): {e}"));
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     drop_stale_databases(&admin, now).await;
-    admin.pool.close().await;
+    admin.close().await;
     let name = format!("shop_test_{now}_{:08x}", rand::random::<u32>());
     let url = create_postgres_database(&admin_url, &name).await.expect("create database");
     let db = prepare_database(&url, 16).await.unwrap_or_else(|e| panic!("postgres: {e}"));
@@ -77,11 +77,12 @@ pub async fn prepare_database(url: &str, connections: u32) -> Result<Db, String>
 pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<String, String> {
     let admin = Db::connect(admin_url, 1).await.map_err(|e| format!("{admin_url}: {e}"))?;
     let result = async {
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&admin.pool).await?;
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin.pool).await
+        let mut conn = admin.write().await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut *conn).await?;
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut *conn).await
     }
     .await;
-    admin.pool.close().await;
+    admin.close().await;
     result.map_err(|e| e.to_string())?;
     let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin_url);
     Ok(format!("{base}/{name}"))
@@ -90,21 +91,25 @@ pub async fn create_postgres_database(admin_url: &str, name: &str) -> Result<Str
 /// Drops database `name`, closing its connections first (best effort).
 pub async fn drop_postgres_database(admin_url: &str, name: &str) {
     if let Ok(admin) = Db::connect(admin_url, 1).await {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&admin.pool).await;
-        admin.pool.close().await;
+        if let Ok(mut conn) = admin.write().await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut *conn).await;
+        }
+        admin.close().await;
     }
 }
 
 /// Test databases older than two hours are leftovers of runs that died: drop them.
 async fn drop_stale_databases(admin: &Db, now: u64) {
     let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'shop_test_%'")
-        .fetch_all(&admin.pool)
+        .fetch_all(admin.read())
         .await
         .unwrap_or_default();
     for name in names {
         let created = name.split('_').nth(2).and_then(|s| s.parse::<u64>().ok()).unwrap_or(now);
         if now.saturating_sub(created) > 7200 {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&admin.pool).await;
+            if let Ok(mut conn) = admin.write().await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut *conn).await;
+            }
         }
     }
 }
@@ -379,7 +384,7 @@ pub fn rss_bytes() -> u64 {
 
 /// A real failure inside the SQL merge: writing `product_id` into an account cart raises.
 pub async fn install_merge_failure(s: &TestServer, backend: Backend, product_id: i64) {
-    let pool = &s.state.db.pool;
+    let mut conn = s.state.db.write().await.unwrap();
     match backend {
         Backend::Sqlite => {
             sqlx::query(&format!(
@@ -387,7 +392,7 @@ pub async fn install_merge_failure(s: &TestServer, backend: Backend, product_id:
                  AND NEW.cart_id IN (SELECT id FROM carts WHERE owner LIKE 'u:%') \
                  BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
             ))
-            .execute(pool)
+            .execute(&mut *conn)
             .await
             .unwrap();
         }
@@ -397,13 +402,13 @@ pub async fn install_merge_failure(s: &TestServer, backend: Backend, product_id:
                  IF NEW.product_id = {product_id} AND EXISTS (SELECT 1 FROM carts WHERE id = NEW.cart_id AND owner LIKE 'u:%') \
                  THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
             ))
-            .execute(pool)
+            .execute(&mut *conn)
             .await
             .unwrap();
             sqlx::query(
                 "CREATE TRIGGER fail_merge BEFORE INSERT ON cart_items FOR EACH ROW EXECUTE FUNCTION fail_merge()",
             )
-            .execute(pool)
+            .execute(&mut *conn)
             .await
             .unwrap();
         }
@@ -411,14 +416,14 @@ pub async fn install_merge_failure(s: &TestServer, backend: Backend, product_id:
 }
 
 pub async fn remove_merge_failure(s: &TestServer, backend: Backend) {
-    let pool = &s.state.db.pool;
+    let mut conn = s.state.db.write().await.unwrap();
     match backend {
         Backend::Sqlite => {
-            sqlx::query("DROP TRIGGER fail_merge").execute(pool).await.unwrap();
+            sqlx::query("DROP TRIGGER fail_merge").execute(&mut *conn).await.unwrap();
         }
         Backend::Postgres => {
-            sqlx::query("DROP TRIGGER fail_merge ON cart_items").execute(pool).await.unwrap();
-            sqlx::query("DROP FUNCTION fail_merge()").execute(pool).await.unwrap();
+            sqlx::query("DROP TRIGGER fail_merge ON cart_items").execute(&mut *conn).await.unwrap();
+            sqlx::query("DROP FUNCTION fail_merge()").execute(&mut *conn).await.unwrap();
         }
     }
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 use tools::journey::{self, Plan, Target};
 
 async fn run_against(servers: &[&testkit::TestServer]) {
-    sqlx::query("UPDATE products SET stock = 1000000").execute(&servers[0].state.db.pool).await.unwrap();
+    sqlx::query("UPDATE products SET stock = 1000000")
+        .execute(&mut *servers[0].state.db.write().await.unwrap())
+        .await
+        .unwrap();
     for s in servers {
         s.state.catalog.invalidate_all();
     }
@@ -23,11 +26,11 @@ async fn run_against(servers: &[&testkit::TestServer]) {
     assert!(outcome.journeys > 0);
     // Journeys cut short by the end of the run may still have placed their order.
     let orders: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&servers[0].state.db.pool).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(servers[0].state.db.read()).await.unwrap();
     assert!(orders as u64 >= outcome.journeys, "{orders} orders for {} journeys", outcome.journeys);
     let placed_by_shoppers: i64 =
         sqlx::query_scalar("SELECT COUNT(DISTINCT user_id) FROM orders WHERE user_id IS NOT NULL")
-            .fetch_one(&servers[0].state.db.pool)
+            .fetch_one(servers[0].state.db.read())
             .await
             .unwrap();
     assert_eq!(placed_by_shoppers, 4, "every shopper signed in and ordered from their account");

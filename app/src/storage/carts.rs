@@ -263,11 +263,7 @@ impl Carts {
             return Ok(Settled::Done(None));
         }
         // A sign-in merging this guest cart: done if the merge of this very version is recorded.
-        let merged: Option<i64> = sqlx::query_scalar("SELECT guest_version FROM cart_merges WHERE guest_owner = $1")
-            .bind(owner.key())
-            .fetch_optional(&self.sql.db().pool)
-            .await
-            .map_err(StoreError::from)?;
+        let merged = self.sql.merged_version(owner).await.map_err(StoreError::from)?;
         let merged = merged == Some(version as i64);
         if merged {
             redis.finish_claim(owner, &claim.id).await?;

@@ -43,10 +43,6 @@ impl SqlCatalog {
         SqlCatalog { db }
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     fn order_by(&self, sort: Sort) -> &'static str {
         // Byte order for names on both databases, so the two agree (PostgreSQL would otherwise
         // use the locale's collation).
@@ -62,7 +58,7 @@ impl SqlCatalog {
 
     pub async fn categories(&self) -> Result<Vec<Category>, sqlx::Error> {
         let rows = sqlx::query("SELECT id, slug, name, description FROM categories ORDER BY position, name")
-            .fetch_all(&self.db.pool)
+            .fetch_all(self.db.read())
             .await?;
         rows.iter().map(category_from_row).collect()
     }
@@ -70,7 +66,7 @@ impl SqlCatalog {
     pub async fn category_by_slug(&self, slug: &str) -> Result<Option<Category>, sqlx::Error> {
         let row = sqlx::query("SELECT id, slug, name, description FROM categories WHERE slug = $1")
             .bind(slug)
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(self.db.read())
             .await?;
         row.as_ref().map(category_from_row).transpose()
     }
@@ -80,7 +76,7 @@ impl SqlCatalog {
         let total: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM products p WHERE p.active = 1 AND p.category_id = $1")
                 .bind(category_id)
-                .fetch_one(&self.db.pool)
+                .fetch_one(self.db.read())
                 .await?;
         let total = total.max(0) as u64;
         let page = clamp_page(page, total, PAGE_SIZE);
@@ -93,7 +89,7 @@ impl SqlCatalog {
             .bind(category_id)
             .bind(i64::from(PAGE_SIZE))
             .bind(i64::from((page - 1) * PAGE_SIZE))
-            .fetch_all(&self.db.pool)
+            .fetch_all(self.db.read())
             .await?;
         let products = rows.iter().map(card_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Listing { products, total, page, pages: page_count(total, PAGE_SIZE), sort })
@@ -111,7 +107,7 @@ impl SqlCatalog {
             "SELECT COUNT(*) FROM products p WHERE p.active = 1 AND p.search_text LIKE $1 ESCAPE '\\'",
         )
         .bind(&pattern)
-        .fetch_one(&self.db.pool)
+        .fetch_one(self.db.read())
         .await?;
         let total = total.max(0) as u64;
         let page = clamp_page(page, total, PAGE_SIZE);
@@ -124,7 +120,7 @@ impl SqlCatalog {
             .bind(&pattern)
             .bind(i64::from(PAGE_SIZE))
             .bind(i64::from((page - 1) * PAGE_SIZE))
-            .fetch_all(&self.db.pool)
+            .fetch_all(self.db.read())
             .await?;
         let products = rows.iter().map(card_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok((query, Listing { products, total, page, pages: page_count(total, PAGE_SIZE), sort }))
@@ -137,7 +133,7 @@ impl SqlCatalog {
              c.description AS c_description FROM products p JOIN categories c ON c.id = p.category_id \
              WHERE p.slug = $1"
         );
-        let Some(row) = sqlx::query(&sql).bind(slug).fetch_optional(&self.db.pool).await? else {
+        let Some(row) = sqlx::query(&sql).bind(slug).fetch_optional(self.db.read()).await? else {
             return Ok(None);
         };
         let card = card_from_row(&row)?;
@@ -163,7 +159,7 @@ impl SqlCatalog {
         // Ids are integers we parsed, so inlining them is safe and keeps one statement per call.
         let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
         let sql = format!("SELECT {CARD_COLUMNS} FROM products p WHERE p.active = 1 AND p.id IN ({list})");
-        let rows = sqlx::query(&sql).fetch_all(&self.db.pool).await?;
+        let rows = sqlx::query(&sql).fetch_all(self.db.read()).await?;
         rows.iter().map(card_from_row).collect()
     }
 
@@ -172,7 +168,7 @@ impl SqlCatalog {
             "SELECT {CARD_COLUMNS} FROM products p WHERE p.active = 1 AND p.featured = 1 \
              ORDER BY p.popularity DESC, p.id LIMIT $1"
         );
-        let rows = sqlx::query(&sql).bind(i64::from(limit)).fetch_all(&self.db.pool).await?;
+        let rows = sqlx::query(&sql).bind(i64::from(limit)).fetch_all(self.db.read()).await?;
         rows.iter().map(card_from_row).collect()
     }
 
@@ -183,14 +179,14 @@ impl SqlCatalog {
              AND ($1 = 0 OR p.category_id = $1) ORDER BY p.popularity DESC, p.id LIMIT $2"
         );
         let rows =
-            sqlx::query(&sql).bind(category_id.unwrap_or(0)).bind(i64::from(limit)).fetch_all(&self.db.pool).await?;
+            sqlx::query(&sql).bind(category_id.unwrap_or(0)).bind(i64::from(limit)).fetch_all(self.db.read()).await?;
         rows.iter().map(card_from_row).collect()
     }
 
     /// Active products with the least stock first (the admin's restocking list).
     pub async fn lowest_stock(&self, limit: u32) -> Result<Vec<ProductCard>, sqlx::Error> {
         let sql = format!("SELECT {CARD_COLUMNS} FROM products p WHERE p.active = 1 ORDER BY p.stock, p.id LIMIT $1");
-        let rows = sqlx::query(&sql).bind(i64::from(limit)).fetch_all(&self.db.pool).await?;
+        let rows = sqlx::query(&sql).bind(i64::from(limit)).fetch_all(self.db.read()).await?;
         rows.iter().map(card_from_row).collect()
     }
 
@@ -232,7 +228,7 @@ impl SqlCatalog {
         let rows =
             sqlx::query("SELECT id, product_id FROM catalog_changes WHERE created_at >= $1 ORDER BY id LIMIT 10000")
                 .bind(since_ms)
-                .fetch_all(&self.db.pool)
+                .fetch_all(self.db.read())
                 .await?;
         rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("product_id")?))).collect()
     }
@@ -241,7 +237,7 @@ impl SqlCatalog {
     pub async fn prune_changes(&self, max_age_ms: i64) -> Result<u64, sqlx::Error> {
         let done = sqlx::query("DELETE FROM catalog_changes WHERE created_at < $1")
             .bind(now_ms() - max_age_ms)
-            .execute(&self.db.pool)
+            .execute(&mut *self.db.write().await?)
             .await?;
         Ok(done.rows_affected())
     }
@@ -256,13 +252,13 @@ impl SqlCatalog {
         )
         .bind(since_ms)
         .bind(i64::from(limit))
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.db.read())
         .await?;
         if slugs.len() < limit as usize {
             let more: Vec<String> =
                 sqlx::query_scalar("SELECT slug FROM products WHERE active = 1 ORDER BY popularity DESC, id LIMIT $1")
                     .bind(i64::from(limit))
-                    .fetch_all(&self.db.pool)
+                    .fetch_all(self.db.read())
                     .await?;
             for slug in more {
                 if slugs.len() >= limit as usize {
@@ -277,6 +273,6 @@ impl SqlCatalog {
     }
 
     pub async fn product_count(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM products").fetch_one(&self.db.pool).await
+        sqlx::query_scalar("SELECT COUNT(*) FROM products").fetch_one(self.db.read()).await
     }
 }

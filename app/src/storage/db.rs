@@ -1,7 +1,12 @@
 //! One connection pool for either database. The `Any` driver lets one set of queries serve
 //! SQLite (the embedded default) and PostgreSQL; where their SQL differs, `Dialect` picks.
+//!
+//! The pool is private: reads go through `Db::read`, writes through `Db::write` (one statement)
+//! or `Db::begin_write` (a transaction). On SQLite both writes queue for the process's one writer
+//! slot, so writers wait their turn here, in order, instead of in SQLite's busy handler.
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Executor, Transaction};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +20,7 @@ pub enum Dialect {
 
 #[derive(Clone, Debug)]
 pub struct Db {
-    pub pool: AnyPool,
+    pool: AnyPool,
     pub dialect: Dialect,
     /// SQLite allows one writer at a time. Queuing writers here, in order, beats letting them
     /// race for the file lock, where losers sleep in SQLite's busy handler (latency spikes).
@@ -50,6 +55,27 @@ impl std::ops::DerefMut for Tx {
         &mut self.tx
     }
 }
+
+/// A connection for one write outside a transaction (`Db::write`). On SQLite it holds the
+/// process's writer slot until it is dropped, so use it for the one statement and let it go.
+pub struct Writer {
+    conn: PoolConnection<Any>,
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for Writer {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Writer {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
 pub type Row = AnyRow;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -106,6 +132,35 @@ impl Db {
         }
     }
 
+    /// The pool for reads (`SELECT`). Readers run beside the one writer (WAL on SQLite) and never
+    /// queue. Never write through it: use `write` or `begin_write`, which queue on SQLite.
+    pub fn read(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// A connection for a write of one statement outside a transaction:
+    /// `sqlx::query(...).execute(&mut *db.write().await?)`. On SQLite it waits for the writer slot
+    /// first (the same queue as `begin_write`) and holds it until dropped; on PostgreSQL it is a
+    /// plain pooled connection. Inside an open `Tx`, write through the `Tx` instead: the slot is
+    /// already held, and asking again would wait forever.
+    pub async fn write(&self) -> Result<Writer, sqlx::Error> {
+        let writer = match self.dialect {
+            Dialect::Sqlite => Some(self.sqlite_writer.clone().lock_owned().await),
+            Dialect::Postgres => None,
+        };
+        Ok(Writer { conn: self.pool.acquire().await?, _writer: writer })
+    }
+
+    /// Closes the pool (tools that are done with a database).
+    pub async fn close(&self) {
+        self.pool.close().await
+    }
+
+    /// How many connections the pool holds, and how many of them are idle (for metrics).
+    pub fn pool_use(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     /// Starts a transaction that will write. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of one of them
     /// failing when it upgrades a read lock. On PostgreSQL rows are locked as they are touched.
@@ -123,10 +178,6 @@ impl Db {
     /// Cheap liveness check for `/readyz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
-    }
-
-    pub fn is_postgres(&self) -> bool {
-        self.dialect == Dialect::Postgres
     }
 }
 

@@ -143,12 +143,7 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Msg>) {
                 }
                 Msg::Relabel { from, to } => {
                     write(&db, &mut batch).await;
-                    if let Err(e) = sqlx::query("UPDATE events SET subject = $1 WHERE subject = $2")
-                        .bind(&to)
-                        .bind(&from)
-                        .execute(&db.pool)
-                        .await
-                    {
+                    if let Err(e) = relabel(&db, &from, &to).await {
                         tracing::warn!(error = %e, "could not attach a guest's events to the account");
                     }
                 }
@@ -170,6 +165,15 @@ async fn writer(db: Db, mut rx: mpsc::Receiver<Msg>) {
     }
 }
 
+async fn relabel(db: &Db, from: &str, to: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE events SET subject = $1 WHERE subject = $2")
+        .bind(to)
+        .bind(from)
+        .execute(&mut *db.write().await?)
+        .await
+        .map(|_| ())
+}
+
 async fn write(db: &Db, batch: &mut Vec<(String, Signal, i64, i64)>) {
     if batch.is_empty() {
         return;
@@ -185,7 +189,11 @@ async fn write(db: &Db, batch: &mut Vec<(String, Signal, i64, i64)>) {
     for (subject, signal, product_id, at) in batch.iter() {
         q = q.bind(subject.as_str()).bind(signal.as_str()).bind(*product_id).bind(*at);
     }
-    match q.execute(&db.pool).await {
+    let written = match db.write().await {
+        Ok(mut writer) => q.execute(&mut *writer).await,
+        Err(e) => Err(e),
+    };
+    match written {
         Ok(_) => metrics::counter!("shop_events_written_total").increment(batch.len() as u64),
         Err(e) => {
             tracing::warn!(error = %e, events = batch.len(), "could not write events; dropping them");
@@ -220,7 +228,7 @@ impl EventStore {
         )
         .bind(subject)
         .bind(limit)
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.db.read())
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -240,7 +248,7 @@ impl EventStore {
         )
         .bind(since_ms)
         .bind(MAX_TRAINING_EVENTS)
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.db.read())
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -265,7 +273,7 @@ impl EventStore {
              GROUP BY product_id ORDER BY n DESC, product_id LIMIT 2000",
         )
         .bind(since_ms)
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.db.read())
         .await?;
         rows.iter().map(|r| Ok((r.try_get("product_id")?, r.try_get("n")?))).collect()
     }
@@ -300,7 +308,7 @@ impl EventStore {
     pub async fn load_neighbours(&self) -> Result<crate::domain::recs::Neighbours, sqlx::Error> {
         let rows =
             sqlx::query("SELECT product_id, neighbour_id, score FROM product_neighbours ORDER BY product_id, rank")
-                .fetch_all(&self.db.pool)
+                .fetch_all(self.db.read())
                 .await?;
         let mut out = crate::domain::recs::Neighbours::new();
         for r in rows {

@@ -16,7 +16,7 @@ impl ExperimentStore {
 
     pub async fn flags(&self) -> Result<Vec<Flag>, sqlx::Error> {
         let rows =
-            sqlx::query("SELECT name, enabled, variants FROM flags ORDER BY name").fetch_all(&self.db.pool).await?;
+            sqlx::query("SELECT name, enabled, variants FROM flags ORDER BY name").fetch_all(self.db.read()).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let name: String = row.try_get("name")?;
@@ -37,7 +37,7 @@ impl ExperimentStore {
             .bind(flag.variants_spec())
             .bind(now_ms())
             .bind(&flag.name)
-            .execute(&self.db.pool)
+            .execute(&mut *self.db.write().await?)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -46,7 +46,7 @@ impl ExperimentStore {
         sqlx::query_scalar("SELECT variant FROM exposures WHERE flag = $1 AND subject = $2")
             .bind(flag)
             .bind(subject)
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(self.db.read())
             .await
     }
 
@@ -60,7 +60,7 @@ impl ExperimentStore {
         .bind(subject)
         .bind(variant)
         .bind(now_ms())
-        .execute(&self.db.pool)
+        .execute(&mut *self.db.write().await?)
         .await?;
         Ok(self.assigned(flag, subject).await?.unwrap_or_else(|| variant.to_string()))
     }
@@ -77,7 +77,7 @@ impl ExperimentStore {
         .bind(subject)
         .bind(step.as_str())
         .bind(now_ms())
-        .execute(&self.db.pool)
+        .execute(&mut *self.db.write().await?)
         .await?;
         Ok(())
     }
@@ -111,7 +111,7 @@ impl ExperimentStore {
             "SELECT variant, COUNT(*) AS n FROM exposures WHERE flag = $1 GROUP BY variant ORDER BY variant",
         )
         .bind(flag)
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.db.read())
         .await?;
         let steps = sqlx::query(
             "SELECT e.variant AS variant, c.step AS step, COUNT(*) AS n FROM conversions c \
@@ -119,7 +119,7 @@ impl ExperimentStore {
              WHERE c.flag = $1 GROUP BY e.variant, c.step",
         )
         .bind(flag)
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.db.read())
         .await?;
         let mut out: Vec<VariantCounts> = Vec::new();
         for row in subjects {

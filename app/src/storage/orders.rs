@@ -282,7 +282,7 @@ impl OrderStore {
         let row = sqlx::query("SELECT order_id FROM cart_orders WHERE owner = $1 AND version = $2")
             .bind(owner.key())
             .bind(version as i64)
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(self.db.read())
             .await?;
         row.map(|r| r.try_get::<Option<String>, _>("order_id")).transpose()
     }
@@ -310,7 +310,7 @@ impl OrderStore {
     pub async fn prune_cart_versions(&self, max_age_ms: i64) -> Result<u64, sqlx::Error> {
         let res = sqlx::query("DELETE FROM cart_orders WHERE created_at < $1")
             .bind(now_ms() - max_age_ms)
-            .execute(&self.db.pool)
+            .execute(&mut *self.db.write().await?)
             .await?;
         Ok(res.rows_affected())
     }
@@ -332,7 +332,7 @@ impl OrderStore {
         .bind(now_ms())
         .bind(id)
         .bind(payment::CAPTURED)
-        .execute(&self.db.pool)
+        .execute(&mut *self.db.write().await?)
         .await?;
         Ok(())
     }
@@ -354,7 +354,7 @@ impl OrderStore {
         .bind(before_ms)
         .bind(max_attempts)
         .bind(limit)
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.db.read())
         .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("id")?, r.try_get("payment_ref")?, r.try_get("payment_updated_at")?)))
@@ -387,7 +387,7 @@ impl OrderStore {
         ))
         .bind(payment::CAPTURED)
         .bind(limit)
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.db.read())
         .await?;
         rows.iter().map(admin_order).collect()
     }
@@ -396,7 +396,7 @@ impl OrderStore {
     pub async fn admin_view(&self, id: &str) -> Result<Option<AdminOrder>, sqlx::Error> {
         let row = sqlx::query(&format!("SELECT {ADMIN_COLUMNS} FROM orders WHERE id = $1"))
             .bind(id)
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(self.db.read())
             .await?;
         row.as_ref().map(admin_order).transpose()
     }
@@ -407,14 +407,14 @@ impl OrderStore {
              ship_name, ship_line1, ship_line2, ship_city, ship_postcode, ship_country, access_token, request_hash, \
              created_at, payment_ref, payment_state, payment_updated_at FROM orders WHERE {filter} = $1"
         );
-        let Some(r) = sqlx::query(&sql).bind(value).fetch_optional(&self.db.pool).await? else { return Ok(None) };
+        let Some(r) = sqlx::query(&sql).bind(value).fetch_optional(self.db.read()).await? else { return Ok(None) };
         let id: String = r.try_get("id")?;
         let lines = sqlx::query(
             "SELECT product_id, name, unit_price_cents, quantity, line_total_cents FROM order_lines \
              WHERE order_id = $1 ORDER BY name, product_id",
         )
         .bind(&id)
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.db.read())
         .await?
         .iter()
         .map(|l| {
@@ -475,7 +475,7 @@ impl OrderStore {
              ORDER BY o.created_at DESC LIMIT 200",
         )
         .bind(user_id)
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.db.read())
         .await?;
         rows.iter()
             .map(|r| {

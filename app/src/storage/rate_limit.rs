@@ -247,8 +247,10 @@ impl SqlCounter {
 
     /// Deletes windows that have ended; run periodically.
     pub async fn delete_expired(db: &Db) -> Result<u64, sqlx::Error> {
-        let res =
-            sqlx::query("DELETE FROM rate_limits WHERE window_ends < $1").bind(now_ms()).execute(&db.pool).await?;
+        let res = sqlx::query("DELETE FROM rate_limits WHERE window_ends < $1")
+            .bind(now_ms())
+            .execute(&mut *db.write().await?)
+            .await?;
         Ok(res.rows_affected())
     }
 }
@@ -295,7 +297,7 @@ impl FailureCounter for SqlCounter {
         let row = sqlx::query("SELECT count, window_ends FROM rate_limits WHERE key = $1 AND window_ends > $2")
             .bind(key)
             .bind(now)
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(self.db.read())
             .await;
         match row {
             Ok(Some(r)) => {

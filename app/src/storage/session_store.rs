@@ -22,8 +22,10 @@ impl SqlSessionStore {
 
     /// Deletes expired sessions; run periodically.
     pub async fn delete_expired(&self) -> std::result::Result<u64, sqlx::Error> {
-        let res =
-            sqlx::query("DELETE FROM sessions WHERE expires_at < $1").bind(now_ms()).execute(&self.db.pool).await?;
+        let res = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(now_ms())
+            .execute(&mut *self.db.write().await?)
+            .await?;
         Ok(res.rows_affected())
     }
 }
@@ -48,7 +50,7 @@ impl SessionStore for SqlSessionStore {
             .bind(record.id.to_string())
             .bind(&data)
             .bind(expiry_ms(record))
-            .execute(&self.db.pool)
+            .execute(&mut *self.db.write().await.map_err(backend)?)
             .await
             .map_err(backend)?
             .rows_affected();
@@ -69,7 +71,7 @@ impl SessionStore for SqlSessionStore {
         .bind(record.id.to_string())
         .bind(data)
         .bind(expiry_ms(record))
-        .execute(&self.db.pool)
+        .execute(&mut *self.db.write().await.map_err(backend)?)
         .await
         .map_err(backend)?;
         Ok(())
@@ -79,7 +81,7 @@ impl SessionStore for SqlSessionStore {
         let row = sqlx::query("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
             .bind(id.to_string())
             .bind(now_ms())
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(self.db.read())
             .await
             .map_err(backend)?;
         let Some(row) = row else { return Ok(None) };
@@ -94,7 +96,7 @@ impl SessionStore for SqlSessionStore {
     async fn delete(&self, id: &Id) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id.to_string())
-            .execute(&self.db.pool)
+            .execute(&mut *self.db.write().await.map_err(backend)?)
             .await
             .map_err(backend)?;
         Ok(())

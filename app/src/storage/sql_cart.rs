@@ -96,15 +96,19 @@ impl SqlCartStore {
         SqlCartStore { db }
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
+    /// The guest cart version a sign-in merged from `guest`, if a merge is recorded.
+    pub async fn merged_version(&self, guest: &CartOwner) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::query_scalar("SELECT guest_version FROM cart_merges WHERE guest_owner = $1")
+            .bind(guest.key())
+            .fetch_optional(self.db.read())
+            .await
     }
 
     /// Deletes guest carts untouched for `max_age_ms` (their sessions are gone too).
     pub async fn purge_guest_carts(&self, max_age_ms: i64) -> Result<u64, sqlx::Error> {
         let res = sqlx::query("DELETE FROM carts WHERE owner LIKE 'g:%' AND updated_at < $1")
             .bind(now_ms() - max_age_ms)
-            .execute(&self.db.pool)
+            .execute(&mut *self.db.write().await?)
             .await?;
         Ok(res.rows_affected())
     }
@@ -118,7 +122,7 @@ impl CartStore for SqlCartStore {
              LEFT JOIN cart_items i ON i.cart_id = c.id WHERE c.owner = $1 ORDER BY i.position, i.product_id",
         )
         .bind(owner.key())
-        .fetch_all(&self.db.pool)
+        .fetch_all(self.db.read())
         .await?;
         let mut cart = StoredCart::default();
         for row in &rows {

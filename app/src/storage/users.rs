@@ -54,7 +54,7 @@ impl UserStore {
         .bind(password_hash)
         .bind(role)
         .bind(now_ms())
-        .fetch_optional(&self.db.pool)
+        .fetch_optional(&mut *self.db.write().await?)
         .await?;
         match row {
             Some(row) => Ok(user_from_row(&row)?),
@@ -65,7 +65,7 @@ impl UserStore {
     pub async fn by_email(&self, email: &str) -> Result<Option<User>, sqlx::Error> {
         let row = sqlx::query("SELECT id, email, password_hash, role FROM users WHERE email = $1")
             .bind(email)
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(self.db.read())
             .await?;
         row.as_ref().map(user_from_row).transpose()
     }
@@ -73,7 +73,7 @@ impl UserStore {
     pub async fn by_id(&self, id: i64) -> Result<Option<User>, sqlx::Error> {
         let row = sqlx::query("SELECT id, email, password_hash, role FROM users WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.db.pool)
+            .fetch_optional(self.db.read())
             .await?;
         row.as_ref().map(user_from_row).transpose()
     }
@@ -91,14 +91,17 @@ impl UserStore {
 
     /// When the account last signed out (Unix ms; 0 if never), `None` if there is no such account.
     pub async fn signed_out_at(&self, id: i64) -> Result<Option<i64>, sqlx::Error> {
-        sqlx::query_scalar("SELECT signed_out_at FROM users WHERE id = $1").bind(id).fetch_optional(&self.db.pool).await
+        sqlx::query_scalar("SELECT signed_out_at FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.db.read())
+            .await
     }
 
     pub async fn set_role(&self, email: &str, role: &str) -> Result<bool, sqlx::Error> {
         let res = sqlx::query("UPDATE users SET role = $1 WHERE email = $2")
             .bind(role)
             .bind(email)
-            .execute(&self.db.pool)
+            .execute(&mut *self.db.write().await?)
             .await?;
         Ok(res.rows_affected() == 1)
     }

@@ -82,8 +82,8 @@ pub fn listener_router(state: AppState) -> axum::Router {
 }
 
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
-    let size = state.db.pool.size() as f64;
-    let idle = state.db.pool.num_idle() as f64;
+    let (size, idle) = state.db.pool_use();
+    let (size, idle) = (size as f64, idle as f64);
     metrics::gauge!("shop_db_pool_connections", "state" => "idle").set(idle);
     metrics::gauge!("shop_db_pool_connections", "state" => "in_use").set((size - idle).max(0.0));
     if let Some(redis) = &state.redis {

@@ -9,7 +9,7 @@ use app::storage::db::Db;
 
 /// Inserts the demo catalogue when there are no products yet. Returns how many were inserted.
 pub async fn seed_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products").fetch_one(&db.pool).await?;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products").fetch_one(db.read()).await?;
     if count > 0 {
         return Ok(0);
     }
@@ -60,7 +60,7 @@ pub async fn seed(db: &Db) -> Result<usize, sqlx::Error> {
 /// Loads a synthetic purchase history (see `history`) when there are no events yet, so the demo
 /// shop's recommendations have something to learn from on first start.
 pub async fn seed_history_if_empty(db: &Db) -> Result<usize, sqlx::Error> {
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(&db.pool).await?;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events").fetch_one(db.read()).await?;
     if count > 0 {
         return Ok(0);
     }

@@ -24,7 +24,7 @@ async fn main() {
         let dir = tempfile::tempdir().expect("tempdir");
         let shop = bench::start_shop(&dir, redis_url.as_deref()).await;
         let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM products WHERE stock >= 99 AND active = 1 LIMIT 40")
-            .fetch_all(&shop.state.db.pool)
+            .fetch_all(shop.state.db.read())
             .await
             .expect("products");
         let mut clients = Vec::with_capacity(sessions);

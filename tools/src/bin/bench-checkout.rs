@@ -15,10 +15,13 @@ async fn main() {
     let redis = std::env::var("BENCH_REDIS").is_ok().then(|| testkit::RedisServer::try_start().ok()).flatten();
     let shop = bench::start_shop(&dir, redis.as_ref().map(|r| r.url()).as_deref()).await;
     // Enough stock that the run measures ordering, not selling out.
-    sqlx::query("UPDATE products SET stock = 10000000").execute(&shop.state.db.pool).await.unwrap();
+    sqlx::query("UPDATE products SET stock = 10000000")
+        .execute(&mut *shop.state.db.write().await.unwrap())
+        .await
+        .unwrap();
     shop.state.catalog.invalidate_all();
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM products WHERE active = 1 LIMIT 100")
-        .fetch_all(&shop.state.db.pool)
+        .fetch_all(shop.state.db.read())
         .await
         .unwrap();
     let mut clients = Vec::with_capacity(buyers);
@@ -74,6 +77,6 @@ async fn main() {
     }
     let report = loadgen::report_from("place order", &total, errors, Duration::from_secs(secs));
     println!("{}", report.line());
-    let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(&shop.state.db.pool).await.unwrap();
+    let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders").fetch_one(shop.state.db.read()).await.unwrap();
     println!("orders in the database: {orders}");
 }

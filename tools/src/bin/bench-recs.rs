@@ -16,7 +16,7 @@ async fn main() {
     let shop = bench::start_shop(&dir, None).await;
     let products = app::services::recs::recompute(&shop.state).await.expect("recompute");
     let slugs: Vec<(i64, String)> = sqlx::query_as("SELECT id, slug FROM products WHERE active = 1 ORDER BY id")
-        .fetch_all(&shop.state.db.pool)
+        .fetch_all(shop.state.db.read())
         .await
         .unwrap();
     // Each shopper has an anonymous id, a few product views and a line in the cart.

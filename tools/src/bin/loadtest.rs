@@ -119,10 +119,10 @@ async fn start_instance(
 async fn prepare_database(url: &str) -> Result<(), String> {
     let db = testkit::prepare_database(url, 2).await?;
     sqlx::query("UPDATE products SET stock = 1000000 WHERE active = 1")
-        .execute(&db.pool)
+        .execute(&mut *db.write().await.map_err(|e| e.to_string())?)
         .await
         .map_err(|e| e.to_string())?;
-    db.pool.close().await;
+    db.close().await;
     Ok(())
 }
 
