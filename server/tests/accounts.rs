@@ -2,9 +2,9 @@
 //! PostgreSQL + Redis: sign-in rules, session id cycling, rate limits, isolation between
 //! accounts, every merge case, a merge failing halfway, and ten concurrent sign-ins.
 
-use reqwest::header::{COOKIE, SET_COOKIE};
+use reqwest::header::COOKIE;
 use serde_json::Value;
-use testkit::{both_setups, post, setup, Kind, TestServer};
+use testkit::{both_setups, post, setup, sid_from, Kind, TestServer};
 
 both_setups!(
     register_login_logout,
@@ -76,15 +76,6 @@ async fn products(s: &TestServer, n: usize) -> Vec<i64> {
             .unwrap();
     assert_eq!(ids.len(), n);
     ids
-}
-
-fn sid_from(res: &reqwest::Response) -> Option<String> {
-    res.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("sid="))
-        .map(|c| c.split(';').next().unwrap().trim_start_matches("sid=").to_string())
 }
 
 async fn register_login_logout(kind: Kind) {

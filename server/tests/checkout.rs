@@ -2,7 +2,7 @@
 //! under 50 concurrent buyers, one order per idempotency key, and who may see an order.
 
 use serde_json::Value;
-use testkit::{both_setups, post, setup, Kind, TestServer};
+use testkit::{both_setups, checkout_form as form, new_key as key, post, setup, Kind, TestServer};
 
 both_setups!(
     a_guest_buys_two_products,
@@ -11,16 +11,6 @@ both_setups!(
     orders_are_private,
     bad_checkout_input_is_refused,
 );
-
-fn key() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-fn form(key: &str, quote: &str, email: &str, city: &str) -> String {
-    format!(
-        "idempotency_key={key}&quote={quote}&email={email}&name=Ann+Lee&line1=1+Main+St&line2=&city={city}&postcode=AB1+2CD&country=GB"
-    )
-}
 
 /// The quote the checkout summary gives this browser now (what placing the order confirms).
 async fn quote(http: &reqwest::Client, s: &TestServer) -> String {

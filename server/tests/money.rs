@@ -5,7 +5,7 @@
 //! Redis failures are real: a RESP proxy in front of a real redis-server fails chosen commands.
 
 use serde_json::Value;
-use testkit::{both_setups, post, setup, Backend, Kind, RedisProxy, RedisServer, TestServer};
+use testkit::{both_setups, new_key as key, post, setup, Backend, Kind, RedisProxy, RedisServer, TestServer};
 
 both_setups!(
     a_price_change_before_placing_is_refused_with_the_new_summary,
@@ -15,14 +15,8 @@ both_setups!(
     a_failed_capture_is_recorded_and_shown_to_administrators,
 );
 
-fn key() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
 fn form(key: &str, quote: &str) -> String {
-    format!(
-        "idempotency_key={key}&quote={quote}&email=ann%40example.com&name=Ann+Lee&line1=1+Main+St&city=Springfield&postcode=AB1+2CD&country=GB"
-    )
+    testkit::checkout_form(key, quote, "ann%40example.com", "Springfield")
 }
 
 async fn summary(http: &reqwest::Client, s: &TestServer) -> Value {
@@ -156,30 +150,28 @@ async fn assert_one_order(s: &TestServer, answers: &[(u16, Value)], pid: i64, st
 }
 
 async fn several_tabs_placing_one_guest_cart_make_one_order(kind: Kind) {
-    let t = setup(kind).await;
-    let s = &t.server;
-    let ps = products(s, 2).await;
-    let http = testkit::browser();
-    add(&http, s, ps[0].0, 2).await;
-    add(&http, s, ps[1].0, 1).await;
-    let before = stock(s, ps[0].0).await;
-    let answers = place_from_tabs(&http, s, 8).await;
-    assert_one_order(s, &answers, ps[0].0, before, 2).await;
-    let (_, cart) = post(&http, s, "/api/cart", "").await;
-    assert!(cart["lines"].as_array().unwrap().is_empty(), "{cart}");
+    one_order_from_eight_tabs(kind, false, 2).await;
 }
 
 async fn several_tabs_placing_one_account_cart_make_one_order(kind: Kind) {
+    one_order_from_eight_tabs(kind, true, 3).await;
+}
+
+/// Eight tabs of one browser (a guest's, or a signed-in account's) place the same cart at once,
+/// each with its own idempotency key: one order, stock taken once, the cart empty after.
+async fn one_order_from_eight_tabs(kind: Kind, signed_in: bool, quantity: u32) {
     let t = setup(kind).await;
     let s = &t.server;
     let ps = products(s, 2).await;
     let http = testkit::browser();
-    register(&http, s).await;
-    add(&http, s, ps[0].0, 3).await;
+    if signed_in {
+        register(&http, s).await;
+    }
+    add(&http, s, ps[0].0, quantity).await;
     add(&http, s, ps[1].0, 1).await;
     let before = stock(s, ps[0].0).await;
     let answers = place_from_tabs(&http, s, 8).await;
-    assert_one_order(s, &answers, ps[0].0, before, 3).await;
+    assert_one_order(s, &answers, ps[0].0, before, i64::from(quantity)).await;
     let (_, cart) = post(&http, s, "/api/cart", "").await;
     assert!(cart["lines"].as_array().unwrap().is_empty(), "{cart}");
 }

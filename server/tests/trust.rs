@@ -8,7 +8,7 @@
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use testkit::{both_setups, post, setup, setup_with, Kind, RedisServer, TestServer};
+use testkit::{both_setups, post, setup, setup_with, sid_from, Kind, RedisServer, TestServer};
 
 both_setups!(
     a_session_under_another_cookie_spelling_never_reaches_the_page_cache,
@@ -24,15 +24,6 @@ async fn product(s: &TestServer) -> (i64, String) {
         .fetch_one(s.state.db.read())
         .await
         .unwrap()
-}
-
-fn sid_from(res: &reqwest::Response) -> Option<String> {
-    res.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("sid="))
-        .map(|c| c.split(';').next().unwrap().trim_start_matches("sid=").to_string())
 }
 
 fn set_cookies(res: &reqwest::Response) -> Vec<String> {

@@ -542,6 +542,28 @@ pub async fn spawn_with(db_url: &str, redis_url: Option<&str>, extra: &[(&str, &
     TestServer { addr, state, task }
 }
 
+/// A fresh idempotency key, like the one the checkout summary hands out.
+pub fn new_key() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The place-order form for `key` and `quote`, with a valid address in `city` (form-encoded).
+pub fn checkout_form(key: &str, quote: &str, email: &str, city: &str) -> String {
+    format!(
+        "idempotency_key={key}&quote={quote}&email={email}&name=Ann+Lee&line1=1+Main+St&line2=&city={city}&postcode=AB1+2CD&country=GB"
+    )
+}
+
+/// The session id a response sets in the `sid` cookie, if any.
+pub fn sid_from(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("sid="))
+        .map(|c| c.split(';').next().unwrap_or_default().trim_start_matches("sid=").to_string())
+}
+
 /// An HTTP client with its own cookie jar: one browser.
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
