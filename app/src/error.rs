@@ -1,5 +1,5 @@
 //! The one error type every server function returns. Each variant knows its HTTP status; the
-//! server maps it onto the response in one place (`server/src/api.rs`). The JSON body is
+//! server maps it onto the response in one place (`server/src/http/api.rs`). The JSON body is
 //! `{"error": "<code>", "message": "<text for the shopper>", "retry_after": <secs, if any>}`.
 
 use crate::model::CheckoutSummary;
