@@ -125,10 +125,12 @@ impl Visitor {
     /// anonymous id and page-cache marker (from earlier middleware) and peer address.
     pub fn from_request<B>(state: &AppState, session: Session, req: &http::Request<B>) -> Visitor {
         let headers = req.headers();
+        // One parse of the Cookie header for everything below (the session layer's own parser).
+        let jar = cookies::jar(headers);
+        let cookie = |name: &str| jar.get(name).map(|c| c.value().to_string());
         let lifetime = state.config.session_inactivity;
-        let signed_account = cookies::get(headers, cookies::ACCOUNT)
-            .and_then(|v| state.signer.verify(ACCOUNT_PURPOSE, &v))
-            .and_then(|v| {
+        let signed_account =
+            cookie(cookies::ACCOUNT).and_then(|v| state.signer.verify(ACCOUNT_PURPOSE, &v)).and_then(|v| {
                 let (uid, issued) = v.split_once(':')?;
                 let issued: i64 = issued.parse().ok()?;
                 let age = crate::storage::db::now_ms() - issued;
@@ -136,7 +138,7 @@ impl Visitor {
                 Some((uid.parse().ok()?, issued))
             });
         let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
-        let overrides: Vec<(String, String)> = cookies::jar(headers)
+        let overrides: Vec<(String, String)> = jar
             .iter()
             .filter_map(|c| Some((c.name().strip_prefix(cookies::OVERRIDE_PREFIX)?.to_string(), c.value().to_string())))
             .take(MAX_OVERRIDES)
@@ -146,11 +148,11 @@ impl Visitor {
             anon: req.extensions().get::<AnonId>().cloned(),
             address: client_address(headers, peer, state.config.trust_proxy),
             overrides: overrides.into(),
-            flash: cookies::get(headers, cookies::FLASH).and_then(|v| super::flash::parse(&v)),
+            flash: cookie(cookies::FLASH).and_then(|v| super::flash::parse(&v)),
             personal: req.extensions().get::<PersonalRender>().cloned().unwrap_or_default(),
             set_cookies: Arc::default(),
             signed_account,
-            device: cookies::get(headers, cookies::DEVICE).and_then(|v| state.signer.verify(DEVICE_PURPOSE, &v)),
+            device: cookie(cookies::DEVICE).and_then(|v| state.signer.verify(DEVICE_PURPOSE, &v)),
             signer: state.signer.clone(),
             users: state.users.clone(),
             secure_cookies: state.config.secure_cookies,

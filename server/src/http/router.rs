@@ -99,16 +99,17 @@ async fn with_visitor(
     mut req: Request<axum::body::Body>,
     next: Next,
 ) -> Response {
-    let asset = ["/pkg/", "/img/", "/favicon"].iter().any(|p| req.uri().path().starts_with(p));
+    // Static files need no visitor and keep no session alive.
+    if ["/pkg/", "/img/", "/favicon"].iter().any(|p| req.uri().path().starts_with(p)) {
+        return next.run(req).await;
+    }
     let visitor = Visitor::from_request(&state, session.clone(), &req);
     req.extensions_mut().insert(visitor.clone());
     let mut res = next.run(req).await;
     for cookie in visitor.take_cookies() {
         res.headers_mut().append(header::SET_COOKIE, cookie);
     }
-    if !asset {
-        app::services::visitor::touch(&session).await;
-    }
+    app::services::visitor::touch(&session).await;
     res
 }
 
