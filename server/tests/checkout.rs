@@ -2,7 +2,10 @@
 //! under 50 concurrent buyers, one order per idempotency key, and who may see an order.
 
 use serde_json::Value;
-use testkit::{both_setups, checkout_form as form, new_key as key, post, setup, Kind, TestServer};
+use testkit::{
+    both_setups, checkout_form as form, new_key as key, post, products_in_stock as products, setup, stock, Kind,
+    TestServer,
+};
 
 both_setups!(
     a_guest_buys_two_products,
@@ -14,23 +17,7 @@ both_setups!(
 
 /// The quote the checkout summary gives this browser now (what placing the order confirms).
 async fn quote(http: &reqwest::Client, s: &TestServer) -> String {
-    let (status, summary) = post(http, s, "/api/checkout/summary", "").await;
-    assert_eq!(status, 200, "{summary}");
-    summary["quote"].as_str().unwrap().to_string()
-}
-
-async fn stock(s: &TestServer, id: i64) -> i64 {
-    sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(id).fetch_one(s.state.db.read()).await.unwrap()
-}
-
-async fn products(s: &TestServer, n: usize) -> Vec<(i64, i64)> {
-    sqlx::query_as::<_, (i64, i64)>(
-        "SELECT id, price_cents FROM products WHERE active = 1 AND stock >= 20 ORDER BY id LIMIT $1",
-    )
-    .bind(n as i64)
-    .fetch_all(s.state.db.read())
-    .await
-    .unwrap()
+    testkit::checkout_summary(http, s).await["quote"].as_str().unwrap().to_string()
 }
 
 async fn a_guest_buys_two_products(kind: Kind) {

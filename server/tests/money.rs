@@ -5,7 +5,10 @@
 //! Redis failures are real: a RESP proxy in front of a real redis-server fails chosen commands.
 
 use serde_json::Value;
-use testkit::{both_setups, new_key as key, post, setup, Backend, Kind, RedisProxy, RedisServer, TestServer};
+use testkit::{
+    both_setups, checkout_summary as summary, new_key as key, post, products_in_stock as products, setup, stock,
+    Backend, Kind, RedisProxy, RedisServer, TestServer,
+};
 
 both_setups!(
     a_price_change_before_placing_is_refused_with_the_new_summary,
@@ -19,29 +22,9 @@ fn form(key: &str, quote: &str) -> String {
     testkit::checkout_form(key, quote, "ann%40example.com", "Springfield")
 }
 
-async fn summary(http: &reqwest::Client, s: &TestServer) -> Value {
-    let (status, summary) = post(http, s, "/api/checkout/summary", "").await;
-    assert_eq!(status, 200, "{summary}");
-    summary
-}
-
-async fn products(s: &TestServer, n: usize) -> Vec<(i64, i64)> {
-    sqlx::query_as::<_, (i64, i64)>(
-        "SELECT id, price_cents FROM products WHERE active = 1 AND stock >= 20 ORDER BY id LIMIT $1",
-    )
-    .bind(n as i64)
-    .fetch_all(s.state.db.read())
-    .await
-    .unwrap()
-}
-
 async fn add(http: &reqwest::Client, s: &TestServer, pid: i64, q: u32) {
     let (status, body) = post(http, s, "/api/cart/add", &format!("product_id={pid}&quantity={q}")).await;
     assert_eq!(status, 200, "add {pid}: {body}");
-}
-
-async fn stock(s: &TestServer, id: i64) -> i64 {
-    sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(id).fetch_one(s.state.db.read()).await.unwrap()
 }
 
 async fn orders(s: &TestServer) -> i64 {

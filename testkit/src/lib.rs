@@ -542,6 +542,29 @@ pub async fn spawn_with(db_url: &str, redis_url: Option<&str>, extra: &[(&str, &
     TestServer { addr, state, task }
 }
 
+/// The checkout summary this browser gets now (200 expected), whose `quote` placing confirms.
+pub async fn checkout_summary(http: &reqwest::Client, s: &TestServer) -> serde_json::Value {
+    let (status, summary) = post(http, s, "/api/checkout/summary", "").await;
+    assert_eq!(status, 200, "{summary}");
+    summary
+}
+
+/// `n` products on sale with at least 20 in stock: (id, price in cents).
+pub async fn products_in_stock(s: &TestServer, n: usize) -> Vec<(i64, i64)> {
+    sqlx::query_as::<_, (i64, i64)>(
+        "SELECT id, price_cents FROM products WHERE active = 1 AND stock >= 20 ORDER BY id LIMIT $1",
+    )
+    .bind(n as i64)
+    .fetch_all(s.state.db.read())
+    .await
+    .unwrap()
+}
+
+/// A product's stock in the database.
+pub async fn stock(s: &TestServer, id: i64) -> i64 {
+    sqlx::query_scalar("SELECT stock FROM products WHERE id = $1").bind(id).fetch_one(s.state.db.read()).await.unwrap()
+}
+
 /// A fresh idempotency key, like the one the checkout summary hands out.
 pub fn new_key() -> String {
     uuid::Uuid::new_v4().to_string()
