@@ -1,6 +1,9 @@
-//! The one error type every server function returns. Each variant knows its HTTP status; the
-//! server maps it onto the response in one place (`server/src/http/api.rs`). The JSON body is
-//! `{"error": "<code>", "message": "<text for the shopper>", "retry_after": <secs, if any>}`.
+//! The one error type every server function returns. Each variant knows its HTTP status, and
+//! this is where it becomes HTTP: every server-function error passes through
+//! [`FromServerFnError::ser`], which sets the status and `Retry-After` (or, for a plain form
+//! post, the flash: `crate::edge`), and answers outside server functions use `IntoResponse`.
+//! The JSON body is `{"error": "<code>", "message": "<text for the shopper>", "retry_after":
+//! <secs, if any>}`.
 
 use crate::model::CheckoutSummary;
 use leptos::server_fn::{
@@ -156,6 +159,18 @@ impl TryFrom<ErrorBody> for AppError {
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
+    /// Called for every error a server function answers, those raised before its body runs (a
+    /// field that does not parse) included, inside the call's context: the one place that gives
+    /// the answer its status.
+    fn ser(&self) -> leptos::server_fn::Bytes {
+        #[cfg(feature = "ssr")]
+        crate::edge::failed(self.status(), self.retry_after(), &self.message());
+        use leptos::server_fn::Encodes;
+        JsonEncoding::encode(self).unwrap_or_else(|_| {
+            leptos::server_fn::Bytes::from_static(br#"{"error":"internal","message":"Something went wrong."}"#)
+        })
+    }
+
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
             ServerFnErrorErr::Args(msg) => AppError::BadRequest(clean_args_message(&msg)),
@@ -168,6 +183,21 @@ impl FromServerFnError for AppError {
             }
             _ => AppError::internal(),
         }
+    }
+}
+
+/// Answers outside server functions (unknown endpoints, the API guard's refusals, panics).
+#[cfg(feature = "ssr")]
+impl axum::response::IntoResponse for AppError {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::{header, HeaderValue, StatusCode};
+        let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = self.retry_after();
+        let mut res = (status, axum::Json(ErrorBody::from(self))).into_response();
+        if let Some(secs) = retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
     }
 }
 

@@ -31,7 +31,8 @@ pub async fn register(email: String, password: String, next: Option<String>) -> 
     let next = checked_next(next.as_deref())?;
     let state = app_state()?;
     let answer = auth::register(&state, &Visitor::current()?, &email, password).await?;
-    super::redirect_plain_form(&next);
+    crate::edge::go_to(&next);
+    crate::edge::succeeded(&answer.notices, "Welcome to Copperleaf. Your account is ready.");
     Ok(answer)
 }
 
@@ -40,7 +41,8 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     let next = checked_next(next.as_deref())?;
     let state = app_state()?;
     let answer = auth::login(&state, &Visitor::current()?, &email, password).await?;
-    super::redirect_plain_form(&next);
+    crate::edge::go_to(&next);
+    crate::edge::succeeded(&answer.notices, "Welcome back. You are signed in.");
     Ok(answer)
 }
 
@@ -48,7 +50,8 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 #[server(endpoint = "auth/logout")]
 pub async fn logout() -> Result<(), AppError> {
     auth::logout(&Visitor::current()?).await?;
-    super::redirect_plain_form("/");
+    crate::edge::go_to("/");
+    crate::edge::succeeded(&[], "You are signed out.");
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 mod ssr {
     pub use crate::domain::cart::{parse_product_id, parse_quantity, ClientLine, FieldError, MAX_LINES};
+    pub use crate::edge;
     pub use crate::error::AppError;
     pub use crate::services::{cart, visitor::Visitor};
     pub use crate::state::app_state;
@@ -43,7 +44,9 @@ pub async fn add_to_cart(product_id: String, quantity: String) -> Result<CartVie
     let product_id = parse_product_id(&product_id)?;
     let quantity = field(parse_quantity(&quantity, false))?;
     let state = app_state()?;
-    cart::change(&state, &Visitor::current()?, product_id, Mode::Add, quantity).await
+    let view = cart::change(&state, &Visitor::current()?, product_id, Mode::Add, quantity).await?;
+    edge::succeeded(&view.notices, "Added to your cart.");
+    Ok(view)
 }
 
 /// Sets a line's quantity (0–99; 0 removes it).
@@ -52,20 +55,26 @@ pub async fn set_cart_quantity(product_id: String, quantity: String) -> Result<C
     let product_id = parse_product_id(&product_id)?;
     let quantity = field(parse_quantity(&quantity, true))?;
     let state = app_state()?;
-    cart::change(&state, &Visitor::current()?, product_id, Mode::Set, quantity).await
+    let view = cart::change(&state, &Visitor::current()?, product_id, Mode::Set, quantity).await?;
+    edge::succeeded(&view.notices, "Your cart was updated.");
+    Ok(view)
 }
 
 #[server(endpoint = "cart/remove")]
 pub async fn remove_from_cart(product_id: String) -> Result<CartView, AppError> {
     let product_id = parse_product_id(&product_id)?;
     let state = app_state()?;
-    cart::remove(&state, &Visitor::current()?, product_id).await
+    let view = cart::remove(&state, &Visitor::current()?, product_id).await?;
+    edge::succeeded(&view.notices, "Removed from your cart.");
+    Ok(view)
 }
 
 #[server(endpoint = "cart/clear")]
 pub async fn clear_cart() -> Result<CartView, AppError> {
     let state = app_state()?;
-    cart::clear(&state, &Visitor::current()?).await
+    let view = cart::clear(&state, &Visitor::current()?).await?;
+    edge::succeeded(&view.notices, "Your cart is empty now.");
+    Ok(view)
 }
 
 /// Restores a guest cart from the browser's saved copy: `lines` is the JSON array

@@ -26,6 +26,6 @@ pub async fn update_product(
     let state = crate::state::app_state()?;
     crate::services::auth::require_admin(&state, &crate::services::visitor::Visitor::current()?).await?;
     let card = crate::services::catalog_admin::edit(&state, &slug, price.as_deref(), stock.as_deref()).await?;
-    super::redirect_plain_form("/admin/products");
+    crate::edge::go_to("/admin/products");
     Ok(card)
 }

@@ -51,7 +51,7 @@ pub async fn place_order(
         },
     };
     let placed = checkout::place(&state, &Visitor::current()?, request).await?;
-    super::redirect_plain_form(&placed.url);
+    crate::edge::go_to(&placed.url);
     Ok(placed)
 }
 

@@ -33,7 +33,7 @@ pub async fn update_flag(name: String, enabled: Option<String>, variants: String
         Some(_) => return Err(AppError::BadRequest("enabled must be on or off.".into())),
     };
     let flag = state.experiments.update(&name, enabled, &variants).await?;
-    super::redirect_plain_form("/admin");
+    crate::edge::go_to("/admin");
     Ok(flag)
 }
 

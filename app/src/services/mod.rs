@@ -6,7 +6,6 @@ pub mod cart;
 pub mod catalog_admin;
 pub mod checkout;
 pub mod experiments;
-pub mod flash;
 pub mod merge;
 pub mod passwords;
 pub mod recs;

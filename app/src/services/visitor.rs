@@ -148,7 +148,7 @@ impl Visitor {
             anon: req.extensions().get::<AnonId>().cloned(),
             address: client_address(headers, peer, state.config.trust_proxy),
             overrides: overrides.into(),
-            flash: cookie(cookies::FLASH).and_then(|v| super::flash::parse(&v)),
+            flash: cookie(cookies::FLASH).and_then(|v| crate::edge::flash::parse(&v)),
             personal: req.extensions().get::<PersonalRender>().cloned().unwrap_or_default(),
             set_cookies: Arc::default(),
             signed_account,
@@ -163,12 +163,15 @@ impl Visitor {
     /// The visitor of the current request (built by the server's middleware). A request with a
     /// session, or with an account cookie, renders a personal page.
     pub fn current() -> Result<Visitor, AppError> {
-        let visitor = leptos::prelude::use_context::<http::request::Parts>()
-            .and_then(|p| p.extensions.get::<Visitor>().cloned())
-            .ok_or_else(|| {
-                tracing::error!("no visitor on this request (the visitor middleware is missing)");
-                AppError::internal()
-            })?;
+        // `with_context`: cloning the request's parts (headers, extensions) only to read one
+        // extension would cost more than the rest of this function.
+        let visitor =
+            leptos::prelude::with_context::<http::request::Parts, _>(|p| p.extensions.get::<Visitor>().cloned())
+                .flatten()
+                .ok_or_else(|| {
+                    tracing::error!("no visitor on this request (the visitor middleware is missing)");
+                    AppError::internal()
+                })?;
         if visitor.session.id().is_some() || visitor.signed_account.is_some() {
             visitor.mark_personal();
         }

@@ -14,7 +14,6 @@ use axum::{
     routing::{any, get},
     Router,
 };
-use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -58,11 +57,15 @@ pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
         .with_expiry(Expiry::OnInactivity(inactivity))
         .with_signed(key);
     let routes = route_list();
-    let ctx = state.clone();
+    // Before every server function: mark the call and, for a plain form post, answer with a
+    // checked redirect back to its page unless the function says otherwise (`app::edge`).
+    // leptos_axum itself provides the `AppState`.
+    let origins: std::sync::Arc<[String]> = state.config.origins.clone().into();
+    let secure_cookies = state.config.secure_cookies;
     let options = state.leptos_options.clone();
     Ok(Router::new()
         .route("/api/{*fn_name}", any(api::unknown_endpoint))
-        .leptos_routes_with_context(&state, routes, move || provide_context(ctx.clone()), {
+        .leptos_routes_with_context(&state, routes, move || app::edge::begin(&origins, secure_cookies), {
             let options = options.clone();
             move || shell(options.clone())
         })
@@ -140,7 +143,7 @@ fn panicked(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .unwrap_or("unknown panic");
     tracing::error!(panic = %detail, "a request handler panicked");
     ::metrics::counter!("shop_panics_total").increment(1);
-    api::error_response(&app::error::AppError::internal())
+    axum::response::IntoResponse::into_response(app::error::AppError::internal())
 }
 
 /// Static files: the wasm/js/css bundle revalidates on every load (names are not hashed, so a
