@@ -251,6 +251,7 @@ async fn forms_without_javascript_redirect_with_a_message(kind: Kind) {
     assert_eq!(res.headers()["location"], "/c/kitchen?page=2");
     let flash = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>();
     assert!(flash.iter().any(|c| c.starts_with("flash=error:Quantity")), "{flash:?}");
+    assert_eq!(flash.iter().filter(|c| c.starts_with("flash=")).count(), 1, "one message: {flash:?}");
     let (_, cart) = post(&http, s, "/api/cart", "").await;
     assert_eq!(quantity(&cart, pid), 2);
     // The cart page renders the lines on the server, forms and all.

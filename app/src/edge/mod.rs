@@ -16,15 +16,20 @@ pub mod flash;
 
 use crate::domain::redirect;
 use crate::model::Flash;
-use http::{header, request::Parts, HeaderMap, HeaderValue, Method, StatusCode};
+use http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
 use leptos::prelude::{provide_context, use_context, with_context};
 use leptos_axum::ResponseOptions;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// In the context of every server-function call (and of nothing else).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct ApiCall {
     plain_form: bool,
     secure_cookies: bool,
+    /// A flash is set already: server_fn serialises an error twice for a form post (once more to
+    /// put it in the redirect URL it builds and we replace), and one message is enough.
+    flashed: Arc<AtomicBool>,
 }
 
 /// Where a form post goes back to when its page cannot be told.
@@ -36,13 +41,13 @@ const FALLBACK_PAGE: &str = "/cart";
 pub fn begin(origins: &[String], secure_cookies: bool) {
     let call = with_context::<Parts, _>(|parts| {
         parts.uri.path().starts_with("/api/").then(|| {
-            let plain_form = parts.method == Method::POST && is_plain_form(&parts.headers);
+            let plain_form = is_plain_form(&parts.headers);
             (plain_form, plain_form.then(|| back_to(&parts.headers, origins)))
         })
     })
     .flatten();
     let Some((plain_form, back)) = call else { return };
-    provide_context(ApiCall { plain_form, secure_cookies });
+    provide_context(ApiCall { plain_form, secure_cookies, flashed: Arc::default() });
     if let (Some(back), Some(res)) = (back, use_context::<ResponseOptions>()) {
         res.set_status(StatusCode::SEE_OTHER);
         set_location(&res, &back);
@@ -50,9 +55,10 @@ pub fn begin(origins: &[String], secure_cookies: bool) {
 }
 
 /// A form posted by the browser itself rather than by the app's code, which asks for JSON. The
-/// same test server_fn and leptos_axum apply.
+/// test server_fn applies, which reads the header leniently (so must we, or a header with
+/// non-ASCII bytes would get server_fn's unchecked redirect).
 pub fn is_plain_form(headers: &HeaderMap) -> bool {
-    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+    headers.get_all(header::ACCEPT).iter().any(|v| String::from_utf8_lossy(v.as_bytes()).contains("text/html"))
 }
 
 /// For a plain form post, go to `path` afterwards instead of back to the form's page (calls from
@@ -101,6 +107,9 @@ fn current() -> Option<ApiCall> {
 
 fn show(message: Flash) {
     let Some(call) = current().filter(|c| c.plain_form) else { return };
+    if call.flashed.swap(true, Ordering::Relaxed) {
+        return;
+    }
     if let (Some(cookie), Some(res)) = (flash::cookie(&message, call.secure_cookies), use_context::<ResponseOptions>())
     {
         res.append_header(header::SET_COOKIE, cookie);
@@ -168,5 +177,8 @@ mod tests {
         assert!(is_plain_form(&headers(&[("accept", "text/html,application/xhtml+xml")])));
         assert!(!is_plain_form(&headers(&[("accept", "application/json")])));
         assert!(!is_plain_form(&HeaderMap::new()));
+        let mut h = HeaderMap::new();
+        h.insert("accept", HeaderValue::from_bytes(b"text/html, \xc3\xa9").unwrap());
+        assert!(is_plain_form(&h), "read as leniently as server_fn reads it");
     }
 }

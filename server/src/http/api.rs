@@ -47,7 +47,10 @@ pub async fn unknown_endpoint() -> Response {
 /// Middleware around every `/api/` request (leptos_axum registers the server functions' routes
 /// itself, so the checks wrap them rather than replace them).
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if !req.uri().path().starts_with("/api/") || req.method() != Method::POST {
+    // Every server function is a POST; any other method that could change something gets the
+    // same checks, so a future one cannot slip past them.
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !req.uri().path().starts_with("/api/") || safe {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
