@@ -45,9 +45,40 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// `LIVE_STREAMS_MAX`: most open live cart streams (`/events/cart`) per process (default 10,000).
     pub max_live_streams: usize,
+    /// `CART_PERSISTENCE`: where cart changes go (`database`, `write-through`, `write-behind`;
+    /// the last two need `REDIS_URL`). Unset: today's choice per kind of cart (with Redis, guest
+    /// carts in Redis only and account carts write-through; without, everything in the database).
+    pub cart_persistence: Option<CartPersistence>,
+    /// `CART_FLUSH_IDLE_SECS`: with write-behind, how long a cart stays unchanged in Redis before
+    /// it is written to the database (default 30).
+    pub cart_flush_idle: Duration,
     /// `PAYMENTS_SIMULATE_CAPTURE_FAILURES`: the simulated payment provider fails this many
     /// captures before it succeeds again (default 0; for demonstrations and tests).
     pub simulated_capture_failures: u32,
+}
+
+/// The three classic ways to persist a cart (`CART_PERSISTENCE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CartPersistence {
+    /// Every change in SQL only.
+    Database,
+    /// Every change in SQL, then a copy in Redis for reads.
+    WriteThrough,
+    /// Every change in Redis only; idle carts are written to SQL in the background, and at once
+    /// before anything that reads SQL as the truth.
+    WriteBehind,
+}
+
+impl std::str::FromStr for CartPersistence {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "database" => Ok(CartPersistence::Database),
+            "write-through" => Ok(CartPersistence::WriteThrough),
+            "write-behind" => Ok(CartPersistence::WriteBehind),
+            _ => Err("CART_PERSISTENCE: expected database, write-through or write-behind".into()),
+        }
+    }
 }
 
 /// `scheme://user:password@host/...` without the credentials.
@@ -77,6 +108,8 @@ impl std::fmt::Debug for Config {
             .field("metrics_token", &self.metrics_token)
             .field("metrics_addr", &self.metrics_addr)
             .field("max_live_streams", &self.max_live_streams)
+            .field("cart_persistence", &self.cart_persistence)
+            .field("cart_flush_idle", &self.cart_flush_idle)
             .field("simulated_capture_failures", &self.simulated_capture_failures)
             .finish()
     }
@@ -145,6 +178,21 @@ impl Config {
             Some(v) => v.parse().map_err(|_| "PAYMENTS_SIMULATE_CAPTURE_FAILURES: expected a number")?,
             None => 0,
         };
+        let cart_persistence: Option<CartPersistence> = match non_empty("CART_PERSISTENCE") {
+            Some(v) => Some(v.parse()?),
+            None => None,
+        };
+        if cart_persistence.is_some_and(|p| p != CartPersistence::Database) && non_empty("REDIS_URL").is_none() {
+            return Err("CART_PERSISTENCE: write-through and write-behind need REDIS_URL".into());
+        }
+        let flush_idle: u64 = match non_empty("CART_FLUSH_IDLE_SECS") {
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|s| (1..=86_400).contains(s))
+                .ok_or("CART_FLUSH_IDLE_SECS: expected 1 to 86400 seconds")?,
+            None => 30,
+        };
         Ok(Config {
             addr,
             database_url: non_empty("DATABASE_URL").unwrap_or_else(|| "sqlite://data/shop.db".into()),
@@ -162,6 +210,8 @@ impl Config {
             metrics_token: metrics_token.map(SecretString::from),
             metrics_addr,
             max_live_streams,
+            cart_persistence,
+            cart_flush_idle: Duration::from_secs(flush_idle),
             simulated_capture_failures,
         })
     }
@@ -226,5 +276,18 @@ mod tests {
             assert!(!printed.contains(leaked), "{leaked} printed in {printed}");
         }
         assert!(printed.contains("db.internal/shop") && printed.contains("cache.internal:6379"));
+    }
+
+    #[test]
+    fn cart_persistence_is_one_of_three_and_the_redis_ones_need_redis() {
+        assert_eq!(cfg(&[]).unwrap().cart_persistence, None);
+        let c = cfg(&[("CART_PERSISTENCE", "write-behind"), ("REDIS_URL", "redis://127.0.0.1:6379")]).unwrap();
+        assert_eq!(c.cart_persistence, Some(CartPersistence::WriteBehind));
+        assert_eq!(c.cart_flush_idle, Duration::from_secs(30));
+        assert_eq!(cfg(&[("CART_PERSISTENCE", "database")]).unwrap().cart_persistence, Some(CartPersistence::Database));
+        assert!(cfg(&[("CART_PERSISTENCE", "write-through")]).is_err(), "needs Redis");
+        assert!(cfg(&[("CART_PERSISTENCE", "sometimes")]).is_err());
+        assert!(cfg(&[("CART_FLUSH_IDLE_SECS", "0")]).is_err());
+        assert!(cfg(&[("CART_FLUSH_IDLE_SECS", "abc")]).is_err());
     }
 }

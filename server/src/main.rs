@@ -79,8 +79,10 @@ async fn serve(config: Config) -> Result<(), String> {
         })
         .await
         .map_err(|e| e.to_string())?;
-    // Requests are done; write the signals still queued.
+    // Requests are done; write the signals still queued, and (write-behind) every cart SQL does
+    // not have yet, so a deploy loses nothing even if Redis goes next.
     state.events.flush().await;
+    tasks::flush_carts(&state).await;
     tracing::info!("stopped");
     Ok(())
 }

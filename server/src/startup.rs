@@ -81,6 +81,8 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         redis.as_ref(),
         config.session_inactivity.as_secs() as i64,
         orders.clone(),
+        config.cart_persistence,
+        config.cart_flush_idle,
     );
     // Sign-in counters are shared by every instance: in Redis when there is one, else in the
     // database when it is PostgreSQL (instances may share it). The embedded SQLite shop is one

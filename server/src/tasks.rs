@@ -119,10 +119,11 @@ pub fn spawn_catalog_follow(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Mending what a failure left behind: every second, the Redis copies of account carts that could
-/// not be dropped; every minute, payments authorised but not captured (a capture that failed, or
+/// Mending what a failure left behind: every second, the Redis copies of carts that could not be
+/// dropped and (write-behind) the carts idle long enough to be written to the database; every minute, payments authorised but not captured (a capture that failed, or
 /// a process that stopped between the order and the capture).
 pub fn spawn_repairs(state: AppState) -> tokio::task::JoinHandle<()> {
+    const FLUSH_BATCH: usize = 500;
     const CAPTURE_AFTER: Duration = Duration::from_secs(60);
     const CAPTURE_ATTEMPTS: i64 = 10;
     tokio::spawn(async move {
@@ -131,6 +132,13 @@ pub fn spawn_repairs(state: AppState) -> tokio::task::JoinHandle<()> {
         loop {
             tick.tick().await;
             state.carts.repair().await;
+            // Write-behind: the carts idle long enough go to the database (a few hundred a
+            // second per instance at most, so a backlog cannot starve the requests).
+            match state.carts.flush_idle(FLUSH_BATCH, false).await {
+                Ok(n) if n > 0 => tracing::debug!(carts = n, "wrote idle carts to the database"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not write idle carts to the database"),
+            }
             if last_capture.elapsed() >= CAPTURE_AFTER {
                 last_capture = std::time::Instant::now();
                 match app::services::checkout::retry_captures(&state, CAPTURE_AFTER, CAPTURE_ATTEMPTS).await {
@@ -141,4 +149,20 @@ pub fn spawn_repairs(state: AppState) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// At shutdown: writes every cart changed in Redis and not yet in the database (write-behind),
+/// for at most ten seconds.
+pub async fn flush_carts(state: &AppState) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        match state.carts.flush_idle(1_000, true).await {
+            Ok(0) => return,
+            Ok(n) => tracing::info!(carts = n, "wrote carts to the database before stopping"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not write every cart to the database before stopping");
+                return;
+            }
+        }
+    }
 }

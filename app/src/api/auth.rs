@@ -49,7 +49,8 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 /// Signs out: the session ends and the browser continues as a new guest with an empty cart.
 #[server(endpoint = "auth/logout")]
 pub async fn logout() -> Result<(), AppError> {
-    auth::logout(&Visitor::current()?).await?;
+    let state = app_state()?;
+    auth::logout(&state, &Visitor::current()?).await?;
     crate::edge::go_to("/");
     crate::edge::succeeded(&[], "You are signed out.");
     Ok(())

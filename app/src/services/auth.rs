@@ -133,7 +133,14 @@ async fn sign_in(state: &AppState, visitor: &Visitor, user: &User) -> Result<Aut
     Ok(AuthAnswer { user: info(user), cart, notices })
 }
 
-pub async fn logout(visitor: &Visitor) -> Result<(), AppError> {
+pub async fn logout(state: &AppState, visitor: &Visitor) -> Result<(), AppError> {
+    if let Some(uid) = visitor.session_user().await? {
+        // Written behind, the account's cart goes to the database now, while the session is
+        // still known to be its owner's; if that fails the flusher writes it shortly.
+        if let Err(e) = state.carts.persist(&CartOwner::User(uid)).await {
+            tracing::warn!(error = %e, "could not write the cart to the database at sign-out");
+        }
+    }
     visitor.sign_out().await?;
     metrics::counter!("shop_auth_total", "op" => "logout", "outcome" => "ok").increment(1);
     Ok(())

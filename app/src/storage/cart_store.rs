@@ -24,6 +24,15 @@ impl CartOwner {
         }
     }
 
+    /// The owner a store key names (`g:<hash>`, `u:<id>`), if it names one.
+    pub fn from_key(key: &str) -> Option<CartOwner> {
+        match key.split_once(':')? {
+            ("g", hash) if !hash.is_empty() => Some(CartOwner::Guest(hash.to_string())),
+            ("u", id) => id.parse().ok().map(CartOwner::User),
+            _ => None,
+        }
+    }
+
     pub fn is_guest(&self) -> bool {
         matches!(self, CartOwner::Guest(_))
     }

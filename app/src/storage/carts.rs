@@ -1,8 +1,9 @@
-//! Every cart behind one door. `Carts` knows which store holds an owner's cart (guests: Redis when
-//! configured, else SQL; accounts: SQL, with a Redis copy when configured), and owns the steps
-//! that span stores: claiming a Redis cart for an order or a sign-in merge, settling the claim
-//! afterwards, and repairing what a failure in between left behind. Services ask `Carts`; they
-//! never know where a cart lives.
+//! Every cart behind one door. `Carts` knows which store holds an owner's cart, by the operator's
+//! `CART_PERSISTENCE` (by default guests: Redis when configured, else SQL; accounts: SQL, with a
+//! Redis copy when configured), and owns the steps that span stores: claiming a Redis cart for an
+//! order or a sign-in merge, settling the claim afterwards, writing a write-behind cart to SQL
+//! before anything reads SQL as the truth, and repairing what a failure in between left behind.
+//! Services ask `Carts`; they never know where a cart lives or how it is persisted.
 //!
 //! A claim that outlives its holder (the process died, or Redis failed the step that settles it)
 //! is settled by whoever meets it next: if its order or merge was committed, the cart is emptied
@@ -18,6 +19,8 @@ use super::orders::{Basket, OrderStore};
 use super::redis::Redis;
 use super::redis_cart::{ClaimOutcome, RedisCartStore};
 use super::sql_cart::{GuestLines, MergeOutcome, SqlCartStore};
+use super::write_behind::WriteBehind;
+use crate::config::CartPersistence;
 use crate::domain::cart::{StoredCart, StoredLine};
 
 /// How long a claim's holder may take before anyone else may settle it.
@@ -57,24 +60,98 @@ fn ordered_notice(reference: &str) -> String {
     format!("Your order {reference} has been placed, so its items are no longer in your cart.")
 }
 
+/// Where one kind of cart (guests', accounts') is held.
+#[derive(Clone)]
+enum Held {
+    /// In SQL only.
+    Sql,
+    /// In SQL, with a Redis copy written through.
+    Cached(CachedCartStore),
+    /// In Redis: only there (today's guest carts), or written behind to SQL.
+    Redis(RedisCartStore),
+}
+
 #[derive(Clone)]
 pub struct Carts {
     sql: SqlCartStore,
-    /// Guest carts, when Redis is configured (otherwise they are in `sql`).
-    guests: Option<RedisCartStore>,
-    /// The Redis copy of account carts, when Redis is configured.
-    cache: Option<CachedCartStore>,
+    guests: Held,
+    accounts: Held,
     orders: OrderStore,
+    /// With write-behind: what writes Redis carts to SQL.
+    behind: Option<WriteBehind>,
 }
 
 impl Carts {
-    /// `guest_ttl_secs`: how long Redis keeps an untouched guest cart (the session lifetime).
-    pub fn new(sql: SqlCartStore, redis: Option<&Redis>, guest_ttl_secs: i64, orders: OrderStore) -> Self {
-        Carts {
-            guests: redis.map(|r| RedisCartStore::new(r.clone(), guest_ttl_secs)),
-            cache: redis.map(|r| CachedCartStore::new(sql.clone(), r.clone())),
-            sql,
-            orders,
+    /// `ttl_secs`: how long Redis keeps an untouched cart (the session lifetime).
+    /// `persistence`: the operator's choice; `None` is the default per kind of cart.
+    /// `flush_idle`: with write-behind, how long a cart stays unchanged before it is written.
+    pub fn new(
+        sql: SqlCartStore,
+        redis: Option<&Redis>,
+        ttl_secs: i64,
+        orders: OrderStore,
+        persistence: Option<CartPersistence>,
+        flush_idle: std::time::Duration,
+    ) -> Self {
+        let mut behind = None;
+        let (guests, accounts) = match (redis, persistence) {
+            (None, _) | (_, Some(CartPersistence::Database)) => (Held::Sql, Held::Sql),
+            (Some(r), None) => (
+                Held::Redis(RedisCartStore::new(r.clone(), ttl_secs)),
+                Held::Cached(CachedCartStore::new(sql.clone(), r.clone())),
+            ),
+            (Some(r), Some(CartPersistence::WriteThrough)) => {
+                let cached = CachedCartStore::new(sql.clone(), r.clone());
+                (Held::Cached(cached.clone()), Held::Cached(cached))
+            }
+            (Some(r), Some(CartPersistence::WriteBehind)) => {
+                let store = RedisCartStore::write_behind(r.clone(), ttl_secs, sql.clone());
+                behind = Some(WriteBehind::new(store.clone(), sql.clone(), r.clone(), flush_idle));
+                (Held::Redis(store.clone()), Held::Redis(store))
+            }
+        };
+        Carts { sql, guests, accounts, orders, behind }
+    }
+
+    fn held(&self, owner: &CartOwner) -> &Held {
+        if owner.is_guest() {
+            &self.guests
+        } else {
+            &self.accounts
+        }
+    }
+
+    /// The write-through store when `owner`'s cart has a Redis copy.
+    fn cache_for(&self, owner: &CartOwner) -> Option<&CachedCartStore> {
+        match self.held(owner) {
+            Held::Cached(cache) => Some(cache),
+            _ => None,
+        }
+    }
+
+    /// Write-behind: writes `owner`'s cart to SQL now (before sign-out, or anything else that
+    /// reads SQL as the truth). Nothing to do for the other strategies.
+    pub async fn persist(&self, owner: &CartOwner) -> Result<(), StoreError> {
+        match (&self.behind, self.redis_for(owner)) {
+            (Some(behind), Some(_)) => behind.flush(owner).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Write-behind: writes the carts idle long enough (every marked cart when `everything`, at
+    /// shutdown), up to `limit`; how many it wrote.
+    pub async fn flush_idle(&self, limit: usize, everything: bool) -> Result<usize, StoreError> {
+        match &self.behind {
+            Some(behind) => behind.flush_idle(limit, everything).await,
+            None => Ok(0),
+        }
+    }
+
+    /// Write-behind: how many carts have changes SQL does not have yet.
+    pub async fn unflushed(&self) -> Result<u64, StoreError> {
+        match &self.behind {
+            Some(behind) => behind.dirty().await,
+            None => Ok(0),
         }
     }
 
@@ -84,16 +161,19 @@ impl Carts {
     }
 
     fn store(&self, owner: &CartOwner) -> &dyn CartStore {
-        match (owner, &self.guests, &self.cache) {
-            (CartOwner::Guest(_), Some(redis), _) => redis,
-            (CartOwner::User(_), _, Some(cache)) => cache,
-            _ => &self.sql,
+        match self.held(owner) {
+            Held::Sql => &self.sql,
+            Held::Cached(cache) => cache,
+            Held::Redis(redis) => redis,
         }
     }
 
     /// The Redis store when `owner`'s cart is kept there.
     fn redis_for(&self, owner: &CartOwner) -> Option<&RedisCartStore> {
-        self.guests.as_ref().filter(|_| owner.is_guest())
+        match self.held(owner) {
+            Held::Redis(redis) => Some(redis),
+            _ => None,
+        }
     }
 
     /// The cart to show.
@@ -116,12 +196,12 @@ impl Carts {
         }
     }
 
-    /// The cart as the order transaction will see it: from the store of record (SQL for accounts,
-    /// never the Redis copy).
+    /// The cart as the order transaction will see it: from the store of record (a Redis cart, which
+    /// the order claims, or SQL; never a write-through copy).
     pub async fn load_for_checkout(&self, owner: &CartOwner) -> Result<CartRead, StoreError> {
-        match owner {
-            CartOwner::User(_) => Ok(CartRead { cart: self.sql.load(owner).await?, notice: None }),
-            CartOwner::Guest(_) => self.load(owner).await,
+        match self.redis_for(owner) {
+            Some(_) => self.load(owner).await,
+            None => Ok(CartRead { cart: self.sql.load(owner).await?, notice: None }),
         }
     }
 
@@ -172,6 +252,9 @@ impl Carts {
     /// the order transaction itself.
     pub async fn begin_order(&self, owner: &CartOwner, claim_id: &str, version: u64) -> Result<Begin, StoreError> {
         let Some(redis) = self.redis_for(owner) else { return Ok(Begin::Ready(Basket::Sql(owner.clone()))) };
+        // Write-behind: SQL gets the cart first, so what is ordered is in SQL too (a claim at the
+        // confirmed version then proves nothing changed since).
+        self.persist(owner).await?;
         for _ in 0..2 {
             match redis.claim(owner, claim_id, Some(version)).await {
                 Ok(ClaimOutcome::Claimed(cart)) => {
@@ -201,17 +284,21 @@ impl Carts {
     /// emptied now keeps its claim, which shows it as ordered and is settled on the next visit.
     pub async fn order_placed(&self, basket: &Basket, claim_id: &str) {
         let owner = basket.owner();
-        match (basket, &self.cache) {
+        match (basket, self.cache_for(owner)) {
             (Basket::Claimed { .. }, _) => {
                 if let Some(redis) = self.redis_for(owner) {
                     if let Err(e) = redis.finish_claim(owner, claim_id).await {
                         tracing::warn!(error = %e, "order placed but its Redis cart could not be emptied yet");
                         metrics::counter!("shop_cart_settle_failures_total", "step" => "finish").increment(1);
+                    } else if let Err(e) = self.persist(owner).await {
+                        // The flusher writes the emptied cart later; the order already consumed
+                        // the version SQL still shows, so it cannot be ordered again meanwhile.
+                        tracing::warn!(error = %e, "ordered cart emptied in Redis, SQL follows later");
                     }
                 }
             }
             // The SQL cart was emptied by the order; the Redis copy must not show the old lines.
-            (Basket::Sql(CartOwner::User(_)), Some(cache)) => cache.invalidate(owner).await,
+            (Basket::Sql(_), Some(cache)) => cache.invalidate(owner).await,
             _ => {}
         }
     }
@@ -262,6 +349,20 @@ impl Carts {
             metrics::counter!("shop_cart_claims_expired_total", "kind" => "order").increment(1);
             return Ok(Settled::Done(None));
         }
+        // Written behind, an account cart held for a merge: if SQL moved past it, the merge
+        // committed and SQL's cart (the merged one) replaces it.
+        if let (CartOwner::User(_), true) = (owner, redis.is_write_behind()) {
+            let in_sql = self.sql.load(owner).await?;
+            if in_sql.version > version {
+                redis.replace_claimed(owner, &claim.id, &in_sql).await?;
+                return Ok(Settled::Done(None));
+            }
+            if young {
+                return Ok(Settled::Pending(claim.clone()));
+            }
+            redis.release_claim(owner, &claim.id, false).await?;
+            return Ok(Settled::Done(None));
+        }
         // A sign-in merging this guest cart: done if the merge of this very version is recorded.
         let merged = self.sql.merged_version(owner).await.map_err(StoreError::from)?;
         let merged = merged == Some(version as i64);
@@ -286,27 +387,73 @@ impl Carts {
         user_id: i64,
         catalog: &Catalog,
     ) -> Result<MergeOutcome, StoreError> {
-        let guest_key = guest.key();
         let user = CartOwner::User(user_id);
-        let Some(redis) = self.redis_for(guest) else {
-            let outcome = self.sql.merge_guest(&guest_key, user_id, GuestLines::InSql(guest.clone()), catalog).await?;
-            self.merged_into(&user, &outcome).await;
-            return Ok(outcome);
+        // The merge writes the account cart in SQL. Written behind, that cart is in Redis: it is
+        // held for the merge (other tabs' changes wait), written to SQL first, and replaced by the
+        // merged cart afterwards.
+        let Some(redis) = self.redis_for(&user) else { return self.merge_into_sql(guest, user_id, catalog).await };
+        // Its own claim: a second sign-in of the account must wait for this merge, not join it.
+        let claim_id = format!("m:{user_id}:{}", rand::random::<u64>());
+        self.claim_whole(redis, &user, &claim_id).await?;
+        let merged = match self.persist(&user).await {
+            Ok(()) => self.merge_into_sql(guest, user_id, catalog).await,
+            Err(e) => Err(e),
         };
-        // One claim per account: sign-ins of the same account racing on one guest cart share it,
-        // and `cart_merges` lets exactly one of them apply the lines.
-        let claim_id = format!("m:{user_id}");
-        let claimed = match redis.claim(guest, &claim_id, None).await {
+        let settled = match &merged {
+            Ok(MergeOutcome::Merged { cart, .. }) => redis.replace_claimed(&user, &claim_id, cart).await,
+            _ => redis.release_claim(&user, &claim_id, false).await,
+        };
+        if !matches!(settled, Ok(true)) {
+            // Still held: whoever meets the claim next settles it from SQL (`settle`).
+            tracing::warn!(outcome = ?settled, "could not settle the account cart after a merge");
+            metrics::counter!("shop_cart_settle_failures_total", "step" => "merge").increment(1);
+        }
+        merged
+    }
+
+    /// Claims `owner`'s Redis cart whatever its version, settling a claim in the way first.
+    async fn claim_whole(
+        &self,
+        redis: &RedisCartStore,
+        owner: &CartOwner,
+        claim_id: &str,
+    ) -> Result<StoredCart, StoreError> {
+        let claimed = match redis.claim(owner, claim_id, None).await {
             Err(StoreError::Claimed(other)) => {
-                let version = redis.read(guest).await?.0.version;
-                match self.settle(guest, &other, version).await? {
-                    Settled::Done(_) => redis.claim(guest, &claim_id, None).await?,
+                let version = redis.read(owner).await?.0.version;
+                match self.settle(owner, &other, version).await? {
+                    Settled::Done(_) => redis.claim(owner, claim_id, None).await?,
                     _ => return Err(StoreError::Claimed(other)),
                 }
             }
             other => other?,
         };
         let (ClaimOutcome::Claimed(cart) | ClaimOutcome::Changed(cart)) = claimed;
+        Ok(cart)
+    }
+
+    /// The merge itself, into the account's SQL cart.
+    async fn merge_into_sql(
+        &self,
+        guest: &CartOwner,
+        user_id: i64,
+        catalog: &Catalog,
+    ) -> Result<MergeOutcome, StoreError> {
+        let guest_key = guest.key();
+        let user = CartOwner::User(user_id);
+        let Some(redis) = self.redis_for(guest) else {
+            let outcome = self.sql.merge_guest(&guest_key, user_id, GuestLines::InSql(guest.clone()), catalog).await?;
+            if let Some(cache) = self.cache_for(guest) {
+                // Written through: the guest's copy must not show the lines the account took.
+                cache.invalidate(guest).await;
+            }
+            self.merged_into(&user, &outcome).await;
+            return Ok(outcome);
+        };
+        // One claim per account: sign-ins of the same account racing on one guest cart share it,
+        // and `cart_merges` lets exactly one of them apply the lines.
+        let claim_id = format!("m:{user_id}");
+        let cart = self.claim_whole(redis, guest, &claim_id).await?;
         if cart.lines.is_empty() {
             let _ = redis.release_claim(guest, &claim_id, false).await;
             return Ok(MergeOutcome::Nothing);
@@ -334,16 +481,17 @@ impl Carts {
     }
 
     async fn merged_into(&self, user: &CartOwner, outcome: &MergeOutcome) {
-        if let (MergeOutcome::Merged { cart, .. }, Some(cache)) = (outcome, &self.cache) {
+        if let (MergeOutcome::Merged { cart, .. }, Some(cache)) = (outcome, self.cache_for(user)) {
             cache.write_cache(user, cart).await;
         }
     }
 
-    /// Retries the Redis copies of account carts that could not be dropped; how many remain.
+    /// Retries the Redis copies of carts that could not be dropped; how many remain.
     pub async fn repair(&self) -> usize {
-        match &self.cache {
-            Some(cache) => cache.repair().await,
-            None => 0,
+        // Both kinds share one write-through store when both are written through.
+        match (&self.accounts, &self.guests) {
+            (Held::Cached(cache), _) | (_, Held::Cached(cache)) => cache.repair().await,
+            _ => 0,
         }
     }
 }

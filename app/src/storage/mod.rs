@@ -16,3 +16,4 @@ pub mod redis_cart;
 pub mod session_store;
 pub mod sql_cart;
 pub mod users;
+pub mod write_behind;

@@ -121,7 +121,16 @@ impl OrderStore {
                 let (cart_id, version) = lock_cart(&mut tx, &owner).await?;
                 (version as u64, read_lines(&mut tx, cart_id).await?, Some(cart_id))
             }
-            Basket::Claimed { version, lines, .. } => (*version, lines.clone(), None),
+            Basket::Claimed { version, lines, .. } => {
+                // A write-behind cart was written to SQL at the claimed version just before: that
+                // copy goes with the order too (the Redis cart is emptied once this commits).
+                let copy: Option<i64> = sqlx::query_scalar("SELECT id FROM carts WHERE owner = $1 AND version = $2")
+                    .bind(&owner)
+                    .bind(*version as i64)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                (*version, lines.clone(), copy)
+            }
         };
         if version != o.quote.version {
             let earlier = ordered_as(&mut tx, &owner, o.quote.version).await?;

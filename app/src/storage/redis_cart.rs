@@ -1,9 +1,16 @@
 //! Carts in Redis: one hash per cart, `cart:<owner key>`. Field `_v` is the version; every other
 //! field is a product id whose value is `quantity|price seen|position`. Each operation is one Lua
 //! script, so it runs atomically on the server: concurrent adds to one cart never lose an update.
+//!
+//! With write-behind (`CART_PERSISTENCE=write-behind`) the same scripts also mark every changed
+//! cart in a sorted set (`carts:dirty`, scored by the time of the change) in the same atomic step,
+//! and a cart missing from Redis (never loaded, expired, or lost with Redis) is first refilled
+//! from SQL, so a change never starts from an empty cart that SQL knows better
+//! (`storage/write_behind.rs` writes the marked carts back).
 
 use super::cart_store::{CartOwner, CartStore, Change, Claim, LineChange, Mode, StoreError};
 use super::redis::{Redis, RedisError};
+use super::sql_cart::SqlCartStore;
 use crate::domain::cart::{StoredCart, StoredLine, MAX_QUANTITY};
 use async_trait::async_trait;
 use fred::prelude::{HashesInterface, Value};
@@ -28,6 +35,17 @@ local function claimed(key)
   if c then return {'claimed', c, redis.call('HGET', key, '_ct') or '0'} end
   return nil
 end
+-- KEYS[2], with write-behind, is the set of carts changed since they were last written to SQL.
+local function touched(key)
+  if KEYS[2] then
+    local t = redis.call('TIME')
+    redis.call('ZADD', KEYS[2], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), key)
+  end
+end
+-- With write-behind a cart absent from Redis may be in SQL: the caller refills it and asks again.
+local function missing(key)
+  return KEYS[2] ~= nil and redis.call('EXISTS', key) == 0
+end
 local function with_hash(head, key)
   local all = redis.call('HGETALL', key)
   for i = 1, #all do head[#head + 1] = all[i] end
@@ -39,6 +57,7 @@ const CHANGE: &str = r#"
 local key, pid, mode = KEYS[1], ARGV[1], ARGV[2]
 local qty, cap, price = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local max_lines, ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
+if missing(key) then return {'missing'} end
 local busy = claimed(key)
 if busy then return busy end
 local cur = redis.call('HGET', key, pid)
@@ -60,38 +79,46 @@ if changed then
   local v = redis.call('HINCRBY', key, '_v', 1)
   if want > 0 then redis.call('HSET', key, pid, want .. '|' .. price .. '|' .. (pos or v)) end
   redis.call('EXPIRE', key, ttl)
+  touched(key)
 end
 return with_hash({status, tostring(want), tostring(capped)}, key)
 "#;
 
 const REMOVE: &str = r#"
 local key, ttl = KEYS[1], tonumber(ARGV[2])
+if missing(key) then return {'missing'} end
 local busy = claimed(key)
 if busy then return busy end
 if redis.call('HDEL', key, ARGV[1]) == 1 then
   redis.call('HINCRBY', key, '_v', 1)
   redis.call('EXPIRE', key, ttl)
+  touched(key)
 end
 return with_hash({'ok'}, key)
 "#;
 
 const CLEAR: &str = r#"
 local key, ttl = KEYS[1], tonumber(ARGV[1])
+if missing(key) then return {'missing'} end
 local busy = claimed(key)
 if busy then return busy end
 local v = redis.call('HINCRBY', key, '_v', 1)
 redis.call('DEL', key)
 redis.call('HSET', key, '_v', v)
 redis.call('EXPIRE', key, ttl)
+touched(key)
 return with_hash({'ok'}, key)
 "#;
 
 const RESTORE: &str = r#"
 local key, ttl = KEYS[1], tonumber(ARGV[1])
-if redis.call('EXISTS', key) == 1 then return {'no'} end
+if missing(key) then return {'missing'} end
+-- Pristine: never written (a refilled cart SQL never knew has version 0 and no lines).
+if tonumber(redis.call('HGET', key, '_v') or '0') > 0 or lines_in(key) > 0 then return {'no'} end
 for i = 2, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', key, '_v', 1)
 redis.call('EXPIRE', key, ttl)
+touched(key)
 return with_hash({'ok'}, key)
 "#;
 
@@ -99,6 +126,7 @@ return with_hash({'ok'}, key)
 /// its lines. While claimed, nothing else changes it; the same claim may ask again.
 const CLAIM: &str = r#"
 local key, claim, now, expected, ttl = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+if missing(key) then return {'missing'} end
 local current = redis.call('HGET', key, '_c')
 if current and current ~= claim then return claimed(key) end
 local v = tonumber(redis.call('HGET', key, '_v') or '0')
@@ -120,6 +148,7 @@ local v = redis.call('HINCRBY', key, '_v', 1)
 redis.call('DEL', key)
 redis.call('HSET', key, '_v', v)
 redis.call('EXPIRE', key, ttl)
+touched(key)
 return 'ok'
 "#;
 
@@ -129,8 +158,40 @@ const RELEASE: &str = r#"
 local key, claim, bump = KEYS[1], ARGV[1], ARGV[2]
 if redis.call('HGET', key, '_c') ~= claim then return 'no' end
 redis.call('HDEL', key, '_c', '_ct')
-if bump == '1' then redis.call('HINCRBY', key, '_v', 1) end
+if bump == '1' then redis.call('HINCRBY', key, '_v', 1); touched(key) end
 return 'ok'
+"#;
+
+/// Write-behind: puts SQL's copy of a cart (version, then `product id`, `q|p|position` pairs)
+/// into Redis if Redis has none. Not marked: it is what SQL holds.
+const REFILL: &str = r#"
+local key, ttl = KEYS[1], tonumber(ARGV[1])
+if redis.call('EXISTS', key) == 1 then return 'no' end
+redis.call('HSET', key, '_v', ARGV[2])
+for i = 3, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', key, ttl)
+return 'ok'
+"#;
+
+/// Write-behind: a cart held by `claim` becomes what SQL now holds (after a sign-in merge wrote
+/// it there), and is the shopper's again. Same arguments as REFILL after the claim.
+const REPLACE_CLAIMED: &str = r#"
+local key, claim, ttl = KEYS[1], ARGV[1], tonumber(ARGV[2])
+if redis.call('HGET', key, '_c') ~= claim then return 'no' end
+redis.call('DEL', key)
+redis.call('HSET', key, '_v', ARGV[3])
+for i = 4, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', key, ttl)
+return 'ok'
+"#;
+
+/// Write-behind: the cart was written to SQL at version ARGV[1]; it is clean unless it changed
+/// since (or is gone, with nothing left to write).
+const UNMARK: &str = r#"
+local v = redis.call('HGET', KEYS[1], '_v')
+if v and tonumber(v) > tonumber(ARGV[1]) then return 0 end
+redis.call('ZREM', KEYS[2], KEYS[1])
+return 1
 "#;
 
 struct Scripts {
@@ -141,13 +202,22 @@ struct Scripts {
     claim: Script,
     finish: Script,
     release: Script,
+    refill: Script,
+    replace_claimed: Script,
+    unmark: Script,
 }
+
+/// The sorted set of carts changed in Redis and not yet written to SQL (write-behind).
+pub const DIRTY_SET: &str = "carts:dirty";
 
 #[derive(Clone)]
 pub struct RedisCartStore {
     redis: Redis,
     ttl_secs: i64,
     scripts: Arc<Scripts>,
+    /// With write-behind: where a cart missing from Redis is refilled from, and every change is
+    /// marked for writing back.
+    behind: Option<SqlCartStore>,
 }
 
 impl From<RedisError> for StoreError {
@@ -228,6 +298,16 @@ fn unclaimed(pairs: &[String]) -> Result<StoredCart, StoreError> {
     }
 }
 
+/// Lines as hash fields: `product id`, `quantity|price seen|position` (positions keep the order).
+fn line_fields(lines: &[StoredLine]) -> Vec<String> {
+    let mut out = Vec::with_capacity(lines.len() * 2);
+    for (i, l) in lines.iter().enumerate() {
+        out.push(l.product_id.to_string());
+        out.push(format!("{}|{}|{}", l.quantity.min(MAX_QUANTITY), l.price_cents, i));
+    }
+    out
+}
+
 /// The answer to a claim.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ClaimOutcome {
@@ -251,32 +331,125 @@ impl RedisCartStore {
                 claim: script(CLAIM),
                 finish: script(FINISH),
                 release: script(RELEASE),
+                refill: script(REFILL),
+                replace_claimed: script(REPLACE_CLAIMED),
+                unmark: script(UNMARK),
             }),
+            behind: None,
         }
     }
 
-    fn key(owner: &CartOwner) -> String {
+    /// The write-behind store: Redis holds every change, `sql` gets them later
+    /// (`storage/write_behind.rs`) and fills in carts Redis does not have.
+    pub fn write_behind(redis: Redis, ttl_secs: i64, sql: SqlCartStore) -> Self {
+        RedisCartStore { behind: Some(sql), ..Self::new(redis, ttl_secs) }
+    }
+
+    pub fn is_write_behind(&self) -> bool {
+        self.behind.is_some()
+    }
+
+    pub(crate) fn key(owner: &CartOwner) -> String {
         format!("cart:{}", owner.key())
     }
 
-    async fn eval(&self, script: &Script, key: String, args: Vec<String>) -> Result<Vec<Value>, StoreError> {
-        let client = self.redis.pool.next();
-        Ok(self.redis.call(script.evalsha_with_reload::<Vec<Value>, _, _>(client, key, args)).await?)
+    /// The cart's key, and with write-behind the dirty set the scripts mark it in.
+    fn keys(&self, owner: &CartOwner) -> Vec<String> {
+        let mut keys = vec![Self::key(owner)];
+        if self.behind.is_some() {
+            keys.push(DIRTY_SET.to_string());
+        }
+        keys
     }
 
-    async fn eval_word(&self, script: &Script, key: String, args: Vec<String>) -> Result<bool, StoreError> {
+    async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<String>) -> Result<Vec<Value>, StoreError> {
         let client = self.redis.pool.next();
-        let word: String = self.redis.call(script.evalsha_with_reload::<String, _, _>(client, key, args)).await?;
+        Ok(self.redis.call(script.evalsha_with_reload::<Vec<Value>, _, _>(client, keys, args)).await?)
+    }
+
+    async fn eval_word(&self, script: &Script, keys: Vec<String>, args: Vec<String>) -> Result<bool, StoreError> {
+        let client = self.redis.pool.next();
+        let word: String = self.redis.call(script.evalsha_with_reload::<String, _, _>(client, keys, args)).await?;
         Ok(word == "ok")
     }
 
-    /// The cart and the claim on it, if any.
+    /// Runs a cart script; with write-behind, a cart Redis does not hold is first refilled from
+    /// SQL and the script run again.
+    async fn run(&self, script: &Script, owner: &CartOwner, args: Vec<String>) -> Result<Vec<String>, StoreError> {
+        let out = status_reply(self.eval(script, self.keys(owner), args.clone()).await?)?;
+        if out[0] != "missing" {
+            return Ok(out);
+        }
+        self.refill(owner).await?;
+        let out = status_reply(self.eval(script, self.keys(owner), args).await?)?;
+        if out[0] == "missing" {
+            return Err(StoreError::Unavailable("the cart vanished from Redis while it was refilled".into()));
+        }
+        Ok(out)
+    }
+
+    /// Write-behind: copies SQL's cart into Redis when Redis has none (a no-op otherwise).
+    async fn refill(&self, owner: &CartOwner) -> Result<(), StoreError> {
+        let Some(sql) = &self.behind else { return Ok(()) };
+        let cart = sql.load(owner).await?;
+        let mut args = vec![self.ttl_secs.to_string(), cart.version.to_string()];
+        args.extend(line_fields(&cart.lines));
+        self.eval_word(&self.scripts.refill, vec![Self::key(owner)], args).await?;
+        metrics::counter!("shop_cart_refills_total").increment(1);
+        Ok(())
+    }
+
+    /// Write-behind: a cart this process holds with `claim_id` becomes `cart` (what SQL holds now)
+    /// and is released.
+    pub async fn replace_claimed(
+        &self,
+        owner: &CartOwner,
+        claim_id: &str,
+        cart: &StoredCart,
+    ) -> Result<bool, StoreError> {
+        let mut args = vec![claim_id.to_string(), self.ttl_secs.to_string(), cart.version.to_string()];
+        args.extend(line_fields(&cart.lines));
+        self.eval_word(&self.scripts.replace_claimed, vec![Self::key(owner)], args).await
+    }
+
+    /// Write-behind: `owner`'s cart reached SQL at `version`; clears its mark unless it changed
+    /// since. True when it is clean now.
+    pub async fn unmark(&self, owner: &CartOwner, version: u64) -> Result<bool, StoreError> {
+        let client = self.redis.pool.next();
+        let keys = vec![Self::key(owner), DIRTY_SET.to_string()];
+        let done: i64 = self
+            .redis
+            .call(self.scripts.unmark.evalsha_with_reload::<i64, _, _>(client, keys, vec![version.to_string()]))
+            .await?;
+        Ok(done == 1)
+    }
+
+    /// The cart and the claim on it, if any. With write-behind, a cart Redis does not hold is
+    /// read from SQL and put back into Redis.
     pub async fn read(&self, owner: &CartOwner) -> Result<(StoredCart, Option<Claim>), StoreError> {
+        match self.read_present(owner).await? {
+            Some(found) => Ok(found),
+            None if self.behind.is_some() => {
+                self.refill(owner).await?;
+                Ok(self.read_present(owner).await?.unwrap_or_default())
+            }
+            None => Ok(Default::default()),
+        }
+    }
+
+    /// The cart and its claim as Redis holds them; `None` when Redis has no such cart.
+    pub(crate) async fn read_present(
+        &self,
+        owner: &CartOwner,
+    ) -> Result<Option<(StoredCart, Option<Claim>)>, StoreError> {
         let client = self.redis.pool.next();
         let pairs: std::collections::HashMap<String, String> =
             self.redis.call(client.hgetall(Self::key(owner))).await?;
+        if pairs.is_empty() {
+            return Ok(None);
+        }
         let flat: Vec<String> = pairs.into_iter().flat_map(|(k, v)| [k, v]).collect();
-        parse_hash(&flat)
+        parse_hash(&flat).map(Some)
     }
 
     /// Takes the cart for `claim_id` if it is at `expected_version` (any version when `None`).
@@ -294,7 +467,7 @@ impl RedisCartStore {
             expected.to_string(),
             self.ttl_secs.to_string(),
         ];
-        let out = status_reply(self.eval(&self.scripts.claim, Self::key(owner), args).await?)?;
+        let out = self.run(&self.scripts.claim, owner, args).await?;
         let (cart, _) = parse_hash(&out[1..])?;
         Ok(match out[0].as_str() {
             "changed" => ClaimOutcome::Changed(cart),
@@ -304,13 +477,13 @@ impl RedisCartStore {
 
     /// Empties a cart held by `claim_id` and moves its version on; false when it is not held by it.
     pub async fn finish_claim(&self, owner: &CartOwner, claim_id: &str) -> Result<bool, StoreError> {
-        self.eval_word(&self.scripts.finish, Self::key(owner), vec![claim_id.into(), self.ttl_secs.to_string()]).await
+        self.eval_word(&self.scripts.finish, self.keys(owner), vec![claim_id.into(), self.ttl_secs.to_string()]).await
     }
 
     /// Gives a cart held by `claim_id` back unchanged (with a new version when `bump`).
     pub async fn release_claim(&self, owner: &CartOwner, claim_id: &str, bump: bool) -> Result<bool, StoreError> {
         let args = vec![claim_id.into(), if bump { "1" } else { "0" }.into()];
-        self.eval_word(&self.scripts.release, Self::key(owner), args).await
+        self.eval_word(&self.scripts.release, self.keys(owner), args).await
     }
 }
 
@@ -338,7 +511,7 @@ impl CartStore for RedisCartStore {
             max_lines.to_string(),
             self.ttl_secs.to_string(),
         ];
-        let out = status_reply(self.eval(&self.scripts.change, Self::key(owner), args).await?)?;
+        let out = self.run(&self.scripts.change, owner, args).await?;
         if out.len() < 3 {
             return Err(StoreError::Backend("short reply from cart script".into()));
         }
@@ -351,13 +524,12 @@ impl CartStore for RedisCartStore {
 
     async fn remove(&self, owner: &CartOwner, product_id: i64) -> Result<StoredCart, StoreError> {
         let args = vec![product_id.to_string(), self.ttl_secs.to_string()];
-        let out = status_reply(self.eval(&self.scripts.remove, Self::key(owner), args).await?)?;
+        let out = self.run(&self.scripts.remove, owner, args).await?;
         unclaimed(&out[1..])
     }
 
     async fn clear(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
-        let out =
-            status_reply(self.eval(&self.scripts.clear, Self::key(owner), vec![self.ttl_secs.to_string()]).await?)?;
+        let out = self.run(&self.scripts.clear, owner, vec![self.ttl_secs.to_string()]).await?;
         unclaimed(&out[1..])
     }
 
@@ -367,11 +539,8 @@ impl CartStore for RedisCartStore {
         lines: &[StoredLine],
     ) -> Result<Option<StoredCart>, StoreError> {
         let mut args = vec![self.ttl_secs.to_string()];
-        for (i, l) in lines.iter().enumerate() {
-            args.push(l.product_id.to_string());
-            args.push(format!("{}|{}|{}", l.quantity.min(MAX_QUANTITY), l.price_cents, i));
-        }
-        let out = status_reply(self.eval(&self.scripts.restore, Self::key(owner), args).await?)?;
+        args.extend(line_fields(lines));
+        let out = self.run(&self.scripts.restore, owner, args).await?;
         if out[0] != "ok" {
             return Ok(None);
         }

@@ -104,6 +104,28 @@ impl SqlCartStore {
             .await
     }
 
+    /// Write-behind: makes SQL's copy of `owner`'s cart `cart`, in one transaction, unless SQL
+    /// already holds that version or a newer one (an older snapshot never replaces a newer one,
+    /// whichever instance writes last). True when it wrote.
+    pub async fn write_snapshot(&self, owner: &CartOwner, cart: &StoredCart) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let (cart_id, version) = lock_cart(&mut tx, &owner.key()).await?;
+        if version >= cart.version as i64 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM cart_items WHERE cart_id = $1").bind(cart_id).execute(&mut *tx).await?;
+        add_lines(&mut tx, cart_id, &cart.lines).await?;
+        sqlx::query("UPDATE carts SET version = $2, updated_at = $3 WHERE id = $1")
+            .bind(cart_id)
+            .bind(cart.version as i64)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Deletes guest carts untouched for `max_age_ms` (their sessions are gone too).
     pub async fn purge_guest_carts(&self, max_age_ms: i64) -> Result<u64, sqlx::Error> {
         let res = sqlx::query("DELETE FROM carts WHERE owner LIKE 'g:%' AND updated_at < $1")
