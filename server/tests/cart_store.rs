@@ -1,9 +1,12 @@
-//! One test suite, three cart stores: SQL on SQLite, SQL on PostgreSQL, Redis. Covers the
+//! One test suite, every cart store and persistence strategy: SQL on SQLite and on PostgreSQL
+//! (`database`), Redis only (today's guest carts), PostgreSQL with a Redis copy
+//! (`write-through`), and Redis written behind to PostgreSQL (`write-behind`). Covers the
 //! semantics every caller relies on and the concurrency guarantees (no lost update, the line
 //! limit holds). Redis carts can also be claimed (for an order or a merge): exactly one claimer
 //! holds a cart, nothing changes it meanwhile, and settling the claim is idempotent.
 
 use app::domain::cart::{StoredLine, MAX_LINES};
+use app::storage::cached_cart::CachedCartStore;
 use app::storage::cart_store::{CartOwner, CartStore, LineChange, Mode, StoreError};
 use app::storage::redis::Redis;
 use app::storage::redis_cart::RedisCartStore;
@@ -23,6 +26,8 @@ enum Kind {
     Sqlite,
     Postgres,
     Redis,
+    WriteThrough,
+    WriteBehind,
 }
 
 async fn subject(kind: Kind) -> Subject {
@@ -37,6 +42,17 @@ async fn subject(kind: Kind) -> Subject {
             let redis = Redis::connect(&server.url(), 4).await.unwrap();
             Subject { store: Arc::new(RedisCartStore::new(redis, 3600)), _db: None, _redis: Some(server) }
         }
+        Kind::WriteThrough | Kind::WriteBehind => {
+            let db = testkit::database(Backend::Postgres).await;
+            let server = RedisServer::start();
+            let redis = Redis::connect(&server.url(), 4).await.unwrap();
+            let sql = SqlCartStore::new(db.db.clone());
+            let store: Arc<dyn CartStore> = match kind {
+                Kind::WriteThrough => Arc::new(CachedCartStore::new(sql, redis)),
+                _ => Arc::new(RedisCartStore::write_behind(redis, 3600, sql)),
+            };
+            Subject { store, _db: Some(db), _redis: Some(server) }
+        }
     }
 }
 
@@ -45,6 +61,8 @@ macro_rules! every_store {
         mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Sqlite).await } )* }
         mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Postgres).await } )* }
         mod redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Redis).await } )* }
+        mod write_through { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::WriteThrough).await } )* }
+        mod write_behind { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::WriteBehind).await } )* }
     };
 }
 
