@@ -1,7 +1,57 @@
 //! Shared set-up for the benchmark binaries in `src/bin/`: a real shop on a free port, served by
 //! the test kit (as in the integration tests), and its shoppers.
 
+use crate::loadgen;
+use std::time::Duration;
 use testkit::TestServer;
+
+/// How long each benchmark step runs before it measures.
+pub const WARM_UP: Duration = Duration::from_secs(2);
+
+/// Shoppers of the cart benchmarks: each with a session and a line in its cart, and the
+/// products they add (in stock for the whole run).
+pub struct CartLoad {
+    clients: Vec<reqwest::Client>,
+    ids: Vec<i64>,
+}
+
+impl CartLoad {
+    pub async fn new(shop: &TestServer, sessions: usize) -> CartLoad {
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM products WHERE stock >= 99 AND active = 1 LIMIT 40")
+            .fetch_all(shop.state.db.read())
+            .await
+            .expect("products");
+        let mut clients = Vec::with_capacity(sessions);
+        for _ in 0..sessions {
+            clients.push(shopper(shop).await);
+        }
+        CartLoad { clients, ids }
+    }
+
+    /// Every shopper adds one unit at a time, for `secs` after the warm-up.
+    pub async fn add(&self, shop: &TestServer, label: &str, secs: u64) -> loadgen::Report {
+        let (clients, ids, url) = (self.clients.clone(), self.ids.clone(), shop.url("/api/cart/add"));
+        let label = format!("{label}: add to cart");
+        loadgen::run(&label, clients.len(), WARM_UP, Duration::from_secs(secs), move |worker, i| {
+            let http = clients[worker].clone();
+            let (url, pid) = (url.clone(), ids[(i as usize + worker) % ids.len()]);
+            async move { post_ok(&http, &url, format!("product_id={pid}&quantity=1")).await }
+        })
+        .await
+    }
+
+    /// Every shopper reads its cart, for `secs` after the warm-up.
+    pub async fn read(&self, shop: &TestServer, label: &str, secs: u64) -> loadgen::Report {
+        let (clients, url) = (self.clients.clone(), shop.url("/api/cart"));
+        let label = format!("{label}: read cart");
+        loadgen::run(&label, clients.len(), WARM_UP, Duration::from_secs(secs), move |worker, _| {
+            let http = clients[worker].clone();
+            let url = url.clone();
+            async move { post_ok(&http, &url, String::new()).await }
+        })
+        .await
+    }
+}
 
 /// A client with its own session and one item in its cart.
 pub async fn shopper(shop: &TestServer) -> reqwest::Client {

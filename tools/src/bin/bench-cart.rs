@@ -2,8 +2,7 @@
 //! in the SQL store (embedded SQLite) and in the Redis store (a redis-server started here).
 //! Run: `cargo run --release -p tools --bin bench-cart -- [seconds] [sessions]`.
 
-use std::time::Duration;
-use tools::{bench, loadgen};
+use tools::bench;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -23,33 +22,9 @@ async fn main() {
     for (label, redis_url) in setups {
         let dir = tempfile::tempdir().expect("tempdir");
         let shop = bench::start_shop(&dir, redis_url.as_deref()).await;
-        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM products WHERE stock >= 99 AND active = 1 LIMIT 40")
-            .fetch_all(shop.state.db.read())
-            .await
-            .expect("products");
-        let mut clients = Vec::with_capacity(sessions);
-        for _ in 0..sessions {
-            clients.push(bench::shopper(&shop).await);
-        }
-        let (warm, dur) = (Duration::from_secs(2), Duration::from_secs(secs));
-        let add_url = shop.url("/api/cart/add");
-        let add = loadgen::run(&format!("{label}: add to cart"), sessions, warm, dur, {
-            let (clients, ids) = (clients.clone(), ids.clone());
-            move |worker, i| {
-                let http = clients[worker].clone();
-                let (url, pid) = (add_url.clone(), ids[(i as usize + worker) % ids.len()]);
-                async move { bench::post_ok(&http, &url, format!("product_id={pid}&quantity=1")).await }
-            }
-        })
-        .await;
-        println!("{}", add.line());
-        let read_url = shop.url("/api/cart");
-        let read = loadgen::run(&format!("{label}: read cart"), sessions, warm, dur, move |worker, _| {
-            let http = clients[worker].clone();
-            let url = read_url.clone();
-            async move { bench::post_ok(&http, &url, String::new()).await }
-        })
-        .await;
+        let load = bench::CartLoad::new(&shop, sessions).await;
+        println!("{}", load.add(&shop, label, secs).await.line());
+        let read = load.read(&shop, label, secs).await;
         println!("{}", read.line());
     }
 }

@@ -4,9 +4,8 @@
 //! Run: `cargo run --release -p tools --bin bench-persistence -- [seconds] [sessions]`
 //! (`TEST_DATABASE_URL` names the PostgreSQL server, as for the tests).
 
-use std::time::Duration;
 use testkit::{Backend, RedisServer, TestServer};
-use tools::{bench, loadgen};
+use tools::bench;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -32,36 +31,13 @@ async fn main() {
         let shop = testkit::spawn_with(&db.url, Some(&redis.url()), &extra).await;
         // The background work a real instance runs, the write-behind flusher among it.
         let repairs = server::tasks::spawn_repairs(shop.state.clone());
-        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM products WHERE stock >= 99 AND active = 1 LIMIT 40")
-            .fetch_all(shop.state.db.read())
-            .await
-            .expect("products");
-        let mut clients = Vec::with_capacity(sessions);
-        for _ in 0..sessions {
-            clients.push(bench::shopper(&shop).await);
-        }
-        let (warm, dur) = (Duration::from_secs(2), Duration::from_secs(secs));
-        let add_url = shop.url("/api/cart/add");
+        let load = bench::CartLoad::new(&shop, sessions).await;
         let before = commits(&shop).await;
-        let add = loadgen::run(&format!("{strategy}: add to cart"), sessions, warm, dur, {
-            let (clients, ids) = (clients.clone(), ids.clone());
-            move |worker, i| {
-                let http = clients[worker].clone();
-                let (url, pid) = (add_url.clone(), ids[(i as usize + worker) % ids.len()]);
-                async move { bench::post_ok(&http, &url, format!("product_id={pid}&quantity=1")).await }
-            }
-        })
-        .await;
+        let add = load.add(&shop, strategy, secs).await;
         // The warm-up's adds count too: it is the database's work per add that matters.
         let tx = commits(&shop).await - before;
-        let adds = add.requests as f64 * (warm + dur).as_secs_f64() / dur.as_secs_f64();
-        let read_url = shop.url("/api/cart");
-        let read = loadgen::run(&format!("{strategy}: read cart"), sessions, warm, dur, move |worker, _| {
-            let http = clients[worker].clone();
-            let url = read_url.clone();
-            async move { bench::post_ok(&http, &url, String::new()).await }
-        })
-        .await;
+        let adds = add.requests as f64 * (bench::WARM_UP.as_secs_f64() + secs as f64) / secs as f64;
+        let read = load.read(&shop, strategy, secs).await;
         let exposed = shop.state.carts.unflushed().await.unwrap_or(0);
         eprintln!("{}\n{}", add.line(), read.line());
         println!(
