@@ -232,6 +232,46 @@ async fn an_older_snapshot_never_replaces_a_newer_one() {
     assert_eq!(sql.load(&owner).await.unwrap(), newer);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_killed_with_its_append_only_file_loses_at_most_about_a_second() {
+    let db = testkit::database(Backend::Postgres).await;
+    let mut redis = RedisServer::start_with_aof();
+    let s = testkit::spawn_with(&db.url, Some(&redis.url()), &[("CART_PERSISTENCE", "write-behind")]).await;
+    let product = testkit::products_in_stock(&s, 1).await[0].0;
+    let http = testkit::browser();
+    // One add every 100 ms for 3 s; nothing reaches SQL (the idle window is 30 s).
+    let mut told = vec![];
+    for _ in 0..30 {
+        let cart = add(&http, &s, product, 1).await;
+        told.push((std::time::Instant::now(), lines(&cart)[0].1));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    redis.stop(); // SIGKILL, right after the last answer
+    let killed = std::time::Instant::now();
+    redis.start_again();
+    let mut recovered = None;
+    for _ in 0..60 {
+        let (status, cart) = post(&http, &s, "/api/cart", "").await;
+        if status == 200 {
+            recovered = Some(lines(&cart).first().map(|l| l.1).unwrap_or(0));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let recovered = recovered.expect("the cart answers again after the restart");
+    let last = told.last().unwrap().1;
+    // Everything answered more than a second and a half before the kill (fsync every second, plus
+    // the time the kill took) is back; nothing beyond what was answered.
+    let safe =
+        told.iter().filter(|(at, _)| killed.duration_since(*at) > Duration::from_millis(1_500)).map(|t| t.1).max();
+    assert!(recovered >= safe.unwrap_or(0), "recovered {recovered}, answered {safe:?} well before the kill");
+    assert!(recovered <= last, "recovered {recovered} of {last}");
+    assert!(last - recovered <= 15, "at most about a second of adds lost: {recovered} of {last}");
+    // And the mark survived with the cart: it still reaches SQL.
+    s.state.carts.flush_idle(100, true).await.unwrap();
+    assert!(sql_carts(&s.state.db).await.values().any(|(_, l)| *l == vec![(product, recovered)]));
+}
+
 /// Runs `redis-cli` against the Redis at `url`; its output.
 fn redis_cli(url: &str, args: &[&str]) -> String {
     let out = std::process::Command::new("redis-cli").arg("-u").arg(url).args(args).output().expect("redis-cli");

@@ -120,6 +120,8 @@ pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
     dir: tempfile::TempDir,
+    /// Persisting with an append-only file, fsynced every second (what production runs).
+    aof: bool,
 }
 
 impl RedisServer {
@@ -132,9 +134,19 @@ impl RedisServer {
     pub fn try_start() -> Result<RedisServer, String> {
         let port = free_port();
         let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
-        let mut server = RedisServer { port, child: None, dir };
+        let mut server = RedisServer { port, child: None, dir, aof: false };
         server.launch()?;
         Ok(server)
+    }
+
+    /// A server that keeps its data in an append-only file fsynced every second, as production
+    /// Redis runs: `stop` (SIGKILL) then `start_again` loads what reached the file.
+    pub fn start_with_aof() -> RedisServer {
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut server = RedisServer { port, child: None, dir, aof: true };
+        server.launch().unwrap_or_else(|e| panic!("{e}"));
+        server
     }
 
     pub fn url(&self) -> String {
@@ -171,7 +183,12 @@ impl RedisServer {
 
     fn launch(&mut self) -> Result<(), String> {
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(if self.aof {
+                ["--appendonly", "yes", "--appendfsync", "everysec"]
+            } else {
+                ["--appendonly", "no", "--appendfsync", "no"]
+            })
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())
