@@ -287,13 +287,10 @@ impl Carts {
         match (basket, self.cache_for(owner)) {
             (Basket::Claimed { .. }, _) => {
                 if let Some(redis) = self.redis_for(owner) {
+                    // Written behind, SQL's copy was emptied by the order transaction itself.
                     if let Err(e) = redis.finish_claim(owner, claim_id).await {
                         tracing::warn!(error = %e, "order placed but its Redis cart could not be emptied yet");
                         metrics::counter!("shop_cart_settle_failures_total", "step" => "finish").increment(1);
-                    } else if let Err(e) = self.persist(owner).await {
-                        // The flusher writes the emptied cart later; the order already consumed
-                        // the version SQL still shows, so it cannot be ordered again meanwhile.
-                        tracing::warn!(error = %e, "ordered cart emptied in Redis, SQL follows later");
                     }
                 }
             }

@@ -162,23 +162,18 @@ if bump == '1' then redis.call('HINCRBY', key, '_v', 1); touched(key) end
 return 'ok'
 "#;
 
-/// Write-behind: puts SQL's copy of a cart (version, then `product id`, `q|p|position` pairs)
-/// into Redis if Redis has none. Not marked: it is what SQL holds.
-const REFILL: &str = r#"
-local key, ttl = KEYS[1], tonumber(ARGV[1])
-if redis.call('EXISTS', key) == 1 then return 'no' end
-redis.call('HSET', key, '_v', ARGV[2])
-for i = 3, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
-redis.call('EXPIRE', key, ttl)
-return 'ok'
-"#;
-
-/// Write-behind: a cart held by `claim` becomes what SQL now holds (after a sign-in merge wrote
-/// it there), and is the shopper's again. Same arguments as REFILL after the claim.
-const REPLACE_CLAIMED: &str = r#"
+/// Write-behind: puts SQL's copy of a cart into Redis. With no claim (ARGV[1] empty) only if
+/// Redis has none (a refill); with one, in place of the cart that claim holds, which is then the
+/// shopper's again (after a sign-in merge wrote the merged cart to SQL). Then the TTL, the version
+/// and `product id`, `q|p|position` pairs. Not marked: it is what SQL holds.
+const LOAD: &str = r#"
 local key, claim, ttl = KEYS[1], ARGV[1], tonumber(ARGV[2])
-if redis.call('HGET', key, '_c') ~= claim then return 'no' end
-redis.call('DEL', key)
+if claim == '' then
+  if redis.call('EXISTS', key) == 1 then return 'no' end
+else
+  if redis.call('HGET', key, '_c') ~= claim then return 'no' end
+  redis.call('DEL', key)
+end
 redis.call('HSET', key, '_v', ARGV[3])
 for i = 4, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', key, ttl)
@@ -202,8 +197,7 @@ struct Scripts {
     claim: Script,
     finish: Script,
     release: Script,
-    refill: Script,
-    replace_claimed: Script,
+    load: Script,
     unmark: Script,
 }
 
@@ -331,8 +325,7 @@ impl RedisCartStore {
                 claim: script(CLAIM),
                 finish: script(FINISH),
                 release: script(RELEASE),
-                refill: script(REFILL),
-                replace_claimed: script(REPLACE_CLAIMED),
+                load: script(LOAD),
                 unmark: script(UNMARK),
             }),
             behind: None,
@@ -376,6 +369,9 @@ impl RedisCartStore {
     /// Runs a cart script; with write-behind, a cart Redis does not hold is first refilled from
     /// SQL and the script run again.
     async fn run(&self, script: &Script, owner: &CartOwner, args: Vec<String>) -> Result<Vec<String>, StoreError> {
+        if self.behind.is_none() {
+            return status_reply(self.eval(script, self.keys(owner), args).await?);
+        }
         let out = status_reply(self.eval(script, self.keys(owner), args.clone()).await?)?;
         if out[0] != "missing" {
             return Ok(out);
@@ -392,9 +388,7 @@ impl RedisCartStore {
     async fn refill(&self, owner: &CartOwner) -> Result<(), StoreError> {
         let Some(sql) = &self.behind else { return Ok(()) };
         let cart = sql.load(owner).await?;
-        let mut args = vec![self.ttl_secs.to_string(), cart.version.to_string()];
-        args.extend(line_fields(&cart.lines));
-        self.eval_word(&self.scripts.refill, vec![Self::key(owner)], args).await?;
+        self.load_from_sql(owner, "", &cart).await?;
         metrics::counter!("shop_cart_refills_total").increment(1);
         Ok(())
     }
@@ -407,9 +401,14 @@ impl RedisCartStore {
         claim_id: &str,
         cart: &StoredCart,
     ) -> Result<bool, StoreError> {
+        self.load_from_sql(owner, claim_id, cart).await
+    }
+
+    /// Runs LOAD: `cart` into Redis, if absent (`claim_id` empty) or in place of the claimed cart.
+    async fn load_from_sql(&self, owner: &CartOwner, claim_id: &str, cart: &StoredCart) -> Result<bool, StoreError> {
         let mut args = vec![claim_id.to_string(), self.ttl_secs.to_string(), cart.version.to_string()];
         args.extend(line_fields(&cart.lines));
-        self.eval_word(&self.scripts.replace_claimed, vec![Self::key(owner)], args).await
+        self.eval_word(&self.scripts.load, vec![Self::key(owner)], args).await
     }
 
     /// Write-behind: `owner`'s cart reached SQL at `version`; clears its mark unless it changed
