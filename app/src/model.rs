@@ -12,34 +12,98 @@ pub struct Category {
     pub description: String,
 }
 
-/// What a listing shows of a product.
+/// What a listing shows of a product. Price and stock are over all its variants: the lowest
+/// price (with `max_price_cents` above it when variants differ) and the units of all of them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductCard {
     pub id: i64,
     pub slug: String,
     pub name: String,
     pub price_cents: i64,
+    pub max_price_cents: i64,
     pub currency: Currency,
     pub stock: i64,
     pub image: String,
     pub category_id: i64,
+    /// The variant an add-to-cart button on a listing adds; `None` when there are several to
+    /// choose from (on the product page).
+    pub single_variant: Option<i64>,
 }
 
 impl ProductCard {
+    /// "$12.00", or "From $12.00" when its variants differ in price.
     pub fn price(&self) -> String {
-        format_cents(self.price_cents, self.currency)
+        let price = format_cents(self.price_cents, self.currency);
+        if self.max_price_cents > self.price_cents {
+            format!("From {price}")
+        } else {
+            price
+        }
     }
     pub fn stock_status(&self) -> StockStatus {
         StockStatus::from_stock(self.stock)
     }
 }
 
+/// One thing a cart can hold: a variant of a product, with what a cart line shows of both.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VariantCard {
+    /// The variant's id: what cart lines are keyed by.
+    pub id: i64,
+    pub product_id: i64,
+    pub sku: String,
+    /// The product's slug and name.
+    pub slug: String,
+    pub name: String,
+    /// "Size: M / Colour: Navy"; empty for a product without options.
+    pub options: String,
+    pub price_cents: i64,
+    pub currency: Currency,
+    pub stock: i64,
+    /// The variant's picture, or the product's.
+    pub image: String,
+    pub category_id: i64,
+}
+
+impl VariantCard {
+    /// The name with the options, for messages: "Linen Shirt (Size: M / Colour: Navy)".
+    pub fn label(&self) -> String {
+        if self.options.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{} ({})", self.name, self.options)
+        }
+    }
+}
+
+/// A variant as its product page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Variant {
+    pub id: i64,
+    pub sku: String,
+    /// One value per option of the product, in the product's option order.
+    pub values: Vec<String>,
+    pub price_cents: i64,
+    /// The "was" price, shown struck through when above the price.
+    pub compare_at_cents: Option<i64>,
+    pub stock: i64,
+    /// Empty: the product's picture.
+    pub image: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductDetail {
     pub card: ProductCard,
+    /// Plain text (search, meta tags).
     pub description: String,
+    /// Sanitised HTML from a catalogue import; shown instead of `description` when not empty.
+    pub description_html: String,
     pub category: Category,
     pub active: bool,
+    /// Up to three option names ("Size", "Colour"); empty for a product without options.
+    pub option_names: Vec<String>,
+    /// At least one; in the store's order.
+    pub variants: Vec<Variant>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,9 +169,15 @@ pub struct SearchPage {
 /// A cart line as shown and as answered by `/api/cart*`. Prices and stock are today's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CartLine {
+    /// What the line holds; cart changes name it.
+    pub variant_id: i64,
+    /// Its product (0 when the variant is no longer sold).
     pub product_id: i64,
+    pub sku: String,
     pub slug: String,
     pub name: String,
+    /// The chosen options, "Size: M / Colour: Navy"; empty for a product without options.
+    pub options: String,
     pub image: String,
     pub unit_price_cents: i64,
     pub quantity: u32,
@@ -118,6 +188,17 @@ pub struct CartLine {
     pub on_sale: bool,
     /// The price when the line was added, when it has changed since.
     pub previous_price_cents: Option<i64>,
+}
+
+impl CartLine {
+    /// The name with the options, for messages: "Linen Shirt (Size: M / Colour: Navy)".
+    pub fn label(&self) -> String {
+        if self.options.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{} ({})", self.name, self.options)
+        }
+    }
 }
 
 /// The whole cart, as every cart endpoint answers it.
@@ -186,7 +267,11 @@ pub struct CheckoutSummary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLineView {
     pub product_id: i64,
+    pub variant_id: i64,
+    pub sku: String,
     pub name: String,
+    /// The options as they were when ordered.
+    pub options: String,
     pub unit_price_cents: i64,
     pub quantity: u32,
     pub line_total_cents: i64,

@@ -26,12 +26,17 @@ export type Product = { id: number; name: string; slug: string; priceCents: numb
 
 /** Products on the current listing page whose stock class is `stock.<kind>` ("in", "low", "out"). */
 export async function listed(page: Page, kind: "in" | "low" | "out" = "in"): Promise<Product[]> {
-  const cards = page.locator("ul.grid > li").filter({ has: page.locator(`.stock.${kind}`) });
+  // Products with several variants are chosen on their page: listings link there instead.
+  const cards = page
+    .locator("ul.grid > li")
+    .filter({ has: page.locator(`.stock.${kind}`) })
+    .filter({ has: page.locator("input[name=variant_id]") });
   const out: Product[] = [];
   for (const card of await cards.all()) {
     const href = (await card.locator(".card-link").getAttribute("href"))!;
     out.push({
-      id: Number(await card.locator("input[name=product_id]").getAttribute("value")),
+      // A product without options: its one variant has the product's id.
+      id: Number(await card.locator("input[name=variant_id]").getAttribute("value")),
       name: (await card.locator(".card-name").textContent())!.trim(),
       slug: href.replace(/^\/p\//, ""),
       priceCents: cents((await card.locator(".price").textContent())!),

@@ -11,9 +11,10 @@ pub const USAGE: &str = "usage: server [command]
   recs recompute             rebuild the recommendation neighbours from the events
   admin create EMAIL         create an administrator (or promote an account); the password
                              is read from ADMIN_PASSWORD or the first line of standard input
-  catalog set-price SLUG AMOUNT
-                             set a product's price (e.g. 12.99, in the shop's currency)
-  catalog set-stock SLUG N   set a product's stock level
+  catalog set-price SKU AMOUNT
+                             set a variant's price (e.g. 12.99, in the shop's currency);
+                             a product without options is named by its slug
+  catalog set-stock SKU N    set a variant's stock level
                              (running instances drop the old value within seconds)
   help                       this text";
 
@@ -37,7 +38,7 @@ pub async fn admin(config: Config, args: &[String]) -> Result<(), String> {
 
 pub async fn catalog(config: Config, args: &[String]) -> Result<(), String> {
     let (command, Some(slug), Some(value)) = (args.first().map(String::as_str), args.get(1), args.get(2)) else {
-        return Err(format!("usage: server catalog set-price SLUG AMOUNT | set-stock SLUG N\n{USAGE}"));
+        return Err(format!("usage: server catalog set-price SKU AMOUNT | set-stock SKU N\n{USAGE}"));
     };
     let (price, stock) = match command {
         Some("set-price") => (Some(value.as_str()), None),

@@ -16,10 +16,12 @@ both_setups!(
 
 /// A product in stock with at least `min_stock` units (stock raised if needed).
 async fn product(s: &TestServer, min_stock: i64) -> i64 {
-    let id: i64 = sqlx::query_scalar("SELECT id FROM products WHERE active = 1 ORDER BY id LIMIT 1 OFFSET 10")
-        .fetch_one(s.state.db.read())
-        .await
-        .unwrap();
+    let id: i64 = sqlx::query_scalar(
+        "SELECT id FROM products WHERE option1_name = '' AND active = 1 ORDER BY id LIMIT 1 OFFSET 10",
+    )
+    .fetch_one(s.state.db.read())
+    .await
+    .unwrap();
     sqlx::query("UPDATE products SET stock = $1 WHERE id = $2 AND stock < $1")
         .bind(min_stock)
         .bind(id)
@@ -84,11 +86,12 @@ async fn fifty_products_at_once_all_land(kind: Kind) {
     let t = setup(kind).await;
     let s = &t.server;
     let http = testkit::browser();
-    let ids: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM products WHERE active = 1 AND stock > 0 ORDER BY id LIMIT 51")
-            .fetch_all(s.state.db.read())
-            .await
-            .unwrap();
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM products WHERE option1_name = '' AND active = 1 AND stock > 0 ORDER BY id LIMIT 51",
+    )
+    .fetch_all(s.state.db.read())
+    .await
+    .unwrap();
     let (status, _) = post(&http, s, "/api/cart/add", &format!("product_id={}&quantity=1", ids[50])).await;
     assert_eq!(status, 200);
     let mut tasks = Vec::new();

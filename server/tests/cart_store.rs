@@ -78,7 +78,7 @@ every_store!(
 );
 
 fn lc(product_id: i64, mode: Mode, quantity: u32, cap: u32, price_cents: i64) -> LineChange {
-    LineChange { product_id, mode, quantity, cap, price_cents, max_lines: MAX_LINES }
+    LineChange { variant_id: product_id, mode, quantity, cap, price_cents, max_lines: MAX_LINES }
 }
 
 fn guest(name: &str) -> CartOwner {
@@ -92,7 +92,7 @@ async fn add_set_remove_clear(kind: Kind) {
     assert!(empty.is_pristine());
     let c = s.store.change(&o, lc(5, Mode::Add, 2, 99, 1000)).await.unwrap();
     assert_eq!((c.quantity, c.capped), (2, false));
-    assert_eq!(c.cart.lines, vec![StoredLine { product_id: 5, quantity: 2, price_cents: 1000 }]);
+    assert_eq!(c.cart.lines, vec![StoredLine { variant_id: 5, quantity: 2, price_cents: 1000 }]);
     let v1 = c.cart.version;
     assert!(v1 >= 1);
     let c = s.store.change(&o, lc(5, Mode::Add, 3, 99, 1100)).await.unwrap();
@@ -100,7 +100,7 @@ async fn add_set_remove_clear(kind: Kind) {
     assert_eq!(c.cart.lines[0].price_cents, 1100, "the price seen is updated");
     assert!(c.cart.version > v1);
     let c = s.store.change(&o, lc(9, Mode::Set, 4, 99, 250)).await.unwrap();
-    assert_eq!(c.cart.lines.iter().map(|l| (l.product_id, l.quantity)).collect::<Vec<_>>(), vec![(5, 5), (9, 4)]);
+    assert_eq!(c.cart.lines.iter().map(|l| (l.variant_id, l.quantity)).collect::<Vec<_>>(), vec![(5, 5), (9, 4)]);
     let loaded = s.store.load(&o).await.unwrap();
     assert_eq!(loaded, c.cart);
     // An unchanged set does not bump the version.
@@ -150,8 +150,8 @@ async fn restore_only_into_a_pristine_cart(kind: Kind) {
     let s = subject(kind).await;
     let o = guest("restore");
     let lines = vec![
-        StoredLine { product_id: 3, quantity: 2, price_cents: 500 },
-        StoredLine { product_id: 8, quantity: 1, price_cents: 900 },
+        StoredLine { variant_id: 3, quantity: 2, price_cents: 500 },
+        StoredLine { variant_id: 8, quantity: 1, price_cents: 900 },
     ];
     let restored = s.store.restore_if_pristine(&o, &lines).await.unwrap().expect("pristine cart restores");
     assert_eq!(restored.lines, lines);
@@ -222,7 +222,7 @@ async fn concurrent_adds_of_different_products_all_land(kind: Kind) {
         t.await.unwrap().unwrap();
     }
     let cart = s.store.load(&o).await.unwrap();
-    let mut ids: Vec<i64> = cart.lines.iter().map(|l| l.product_id).collect();
+    let mut ids: Vec<i64> = cart.lines.iter().map(|l| l.variant_id).collect();
     ids.sort();
     assert_eq!(ids, (1..=50).collect::<Vec<_>>());
     assert!(cart.version >= 50);

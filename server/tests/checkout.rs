@@ -1,5 +1,6 @@
 //! Checkout over HTTP on SQLite and on PostgreSQL + Redis: a full purchase, no overselling
-//! under 50 concurrent buyers, one order per idempotency key, and who may see an order.
+//! under 50 concurrent buyers, one order per idempotency key, who may see an order, and the
+//! checkout page's order summary as text.
 
 use serde_json::Value;
 use testkit::{
@@ -13,6 +14,7 @@ both_setups!(
     one_idempotency_key_one_order,
     orders_are_private,
     bad_checkout_input_is_refused,
+    the_summary_text_separates_item_and_price,
 );
 
 /// The quote the checkout summary gives this browser now (what placing the order confirms).
@@ -256,4 +258,38 @@ async fn bad_checkout_input_is_refused(kind: Kind) {
     assert_eq!(cart_after["lines"][0]["quantity"], cart_before["lines"][0]["quantity"]);
     assert_eq!(cart_after["version"], cart_before["version"]);
     assert_eq!(stock(s, ps[0].0).await, 1);
+}
+
+/// The checkout page's order lines read "{name} × {quantity} {price}" as text (what a copy or a
+/// screen reader gets), not only laid out apart: they once read "Nordic Dutch Oven × 1$168.99".
+async fn the_summary_text_separates_item_and_price(kind: Kind) {
+    let t = setup(kind).await;
+    let s = &t.server;
+    let ps = products(s, 2).await;
+    let http = testkit::browser();
+    post(&http, s, "/api/cart/add", &format!("product_id={}&quantity=2", ps[0].0)).await;
+    post(&http, s, "/api/cart/add", &format!("product_id={}&quantity=1", ps[1].0)).await;
+    let summary = testkit::checkout_summary(&http, s).await;
+    let html = http.get(s.url("/checkout")).send().await.unwrap().text().await.unwrap();
+    let start = html.find(r#"<ul class="order-lines">"#).expect("the order summary is rendered on the server");
+    let list = &html[start..start + html[start..].find("</ul>").unwrap()];
+    // The list's text as a browser collapses it: tags (and hydration comments) out, runs of
+    // whitespace as one space.
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in list.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let lines = summary["cart"]["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2, "{summary}");
+    for line in lines {
+        let item = format!("{} × {} $", line["name"].as_str().unwrap(), line["quantity"]);
+        assert!(text.contains(&item), "{item:?} not in {text:?}");
+    }
 }

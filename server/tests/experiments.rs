@@ -219,11 +219,12 @@ async fn conversions_are_attributed_in_the_report(backend: Backend) {
     let s = testkit::spawn(&t.url, None).await;
     let admin = testkit::admin_browser(&s).await;
     set_flag(&admin, &s, true, "page:50,drawer:50").await;
-    let product: i64 =
-        sqlx::query_scalar("SELECT id FROM products WHERE stock > 50 AND active = 1 ORDER BY id LIMIT 1")
-            .fetch_one(s.state.db.read())
-            .await
-            .unwrap();
+    let product: i64 = sqlx::query_scalar(
+        "SELECT id FROM products WHERE option1_name = '' AND stock > 50 AND active = 1 ORDER BY id LIMIT 1",
+    )
+    .fetch_one(s.state.db.read())
+    .await
+    .unwrap();
     let mut expected = std::collections::HashMap::<String, (u64, u64, u64, u64)>::new();
     for i in 0..16 {
         let shopper = visitor(&s).await;

@@ -38,11 +38,12 @@ async fn expect_sane(s: &TestServer, req: reqwest::RequestBuilder, what: &str) -
 
 async fn barrage(s: &TestServer) {
     let http = client();
-    let (pid, slug): (i64, String) =
-        sqlx::query_as("SELECT id, slug FROM products WHERE stock > 10 AND active = 1 ORDER BY id LIMIT 1")
-            .fetch_one(s.state.db.read())
-            .await
-            .unwrap();
+    let (pid, slug): (i64, String) = sqlx::query_as(
+        "SELECT id, slug FROM products WHERE option1_name = '' AND stock > 10 AND active = 1 ORDER BY id LIMIT 1",
+    )
+    .fetch_one(s.state.db.read())
+    .await
+    .unwrap();
     // A session with a cart, to spell its cookie in odd ways.
     let res = http
         .post(s.url("/api/cart/add"))
@@ -194,10 +195,11 @@ async fn streams(s: &TestServer) {
     assert_eq!(turned_away.load(Ordering::SeqCst), STREAMS / 16 * 16);
     assert_eq!(s.state.cart_sync.open_streams(), 0);
     let shopper = testkit::browser();
-    let pid: i64 = sqlx::query_scalar("SELECT id FROM products WHERE stock > 10 ORDER BY id LIMIT 1")
-        .fetch_one(s.state.db.read())
-        .await
-        .unwrap();
+    let pid: i64 =
+        sqlx::query_scalar("SELECT id FROM products WHERE option1_name = '' AND stock > 10 ORDER BY id LIMIT 1")
+            .fetch_one(s.state.db.read())
+            .await
+            .unwrap();
     assert_eq!(testkit::post(&shopper, s, "/api/cart/add", &format!("product_id={pid}&quantity=1")).await.0, 200);
     let mut open = Vec::new();
     let mut refused = 0;

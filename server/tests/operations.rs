@@ -6,10 +6,12 @@ use std::time::{Duration, Instant};
 use testkit::{post, RedisServer, TestServer};
 
 async fn some_product(s: &TestServer) -> (i64, String) {
-    sqlx::query_as("SELECT id, slug FROM products WHERE stock > 50 AND active = 1 ORDER BY id LIMIT 1")
-        .fetch_one(s.state.db.read())
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "SELECT id, slug FROM products WHERE option1_name = '' AND stock > 50 AND active = 1 ORDER BY id LIMIT 1",
+    )
+    .fetch_one(s.state.db.read())
+    .await
+    .unwrap()
 }
 
 async fn readyz(http: &reqwest::Client, s: &TestServer) -> (u16, Value) {

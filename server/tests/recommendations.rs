@@ -45,7 +45,7 @@ async fn slug(s: &TestServer, id: i64) -> String {
 /// In-stock products of one category.
 async fn in_category(s: &TestServer, category: i64, n: i64) -> Vec<i64> {
     sqlx::query_scalar(
-        "SELECT id FROM products WHERE category_id = $1 AND stock > 10 AND active = 1 ORDER BY id LIMIT $2",
+        "SELECT id FROM products WHERE option1_name = '' AND category_id = $1 AND stock > 10 AND active = 1 ORDER BY id LIMIT $2",
     )
     .bind(category)
     .bind(n)

@@ -20,10 +20,12 @@ both_setups!(
 );
 
 async fn product(s: &TestServer) -> (i64, String) {
-    sqlx::query_as("SELECT id, slug FROM products WHERE stock > 50 AND active = 1 ORDER BY id LIMIT 1")
-        .fetch_one(s.state.db.read())
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "SELECT id, slug FROM products WHERE option1_name = '' AND stock > 50 AND active = 1 ORDER BY id LIMIT 1",
+    )
+    .fetch_one(s.state.db.read())
+    .await
+    .unwrap()
 }
 
 fn set_cookies(res: &reqwest::Response) -> Vec<String> {

@@ -222,7 +222,7 @@ async fn an_older_snapshot_never_replaces_a_newer_one() {
     let db = testkit::database(Backend::Sqlite).await;
     let sql = app::storage::sql_cart::SqlCartStore::new(db.db.clone());
     let owner = app::storage::cart_store::CartOwner::User(7);
-    let line = |q| app::domain::cart::StoredLine { product_id: 1, quantity: q, price_cents: 100 };
+    let line = |q| app::domain::cart::StoredLine { variant_id: 1, quantity: q, price_cents: 100 };
     let newer = app::domain::cart::StoredCart { lines: vec![line(5)], version: 5 };
     let older = app::domain::cart::StoredCart { lines: vec![line(3)], version: 3 };
     assert!(sql.write_snapshot(&owner, &newer).await.unwrap());
@@ -327,11 +327,12 @@ async fn an_instance_killed_mid_stream_loses_nothing_the_other_cannot_write() {
     let redis = RedisServer::start();
     let doomed = Instance::start(&db.url, &redis.url()).await;
     let survivor = Instance::start(&db.url, &redis.url()).await;
-    let products: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM products WHERE active = 1 AND stock >= 20 ORDER BY id LIMIT 4")
-            .fetch_all(db.db.read())
-            .await
-            .unwrap();
+    let products: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM products WHERE option1_name = '' AND active = 1 AND stock >= 20 ORDER BY id LIMIT 4",
+    )
+    .fetch_all(db.db.read())
+    .await
+    .unwrap();
     // Twenty shoppers add to their carts on the doomed instance, one add every 10 ms; it dies in
     // the middle of their streams.
     const ADDS: usize = 200;

@@ -569,7 +569,7 @@ pub async fn checkout_summary(http: &reqwest::Client, s: &TestServer) -> serde_j
 /// `n` products on sale with at least 20 in stock: (id, price in cents).
 pub async fn products_in_stock(s: &TestServer, n: usize) -> Vec<(i64, i64)> {
     sqlx::query_as::<_, (i64, i64)>(
-        "SELECT id, price_cents FROM products WHERE active = 1 AND stock >= 20 ORDER BY id LIMIT $1",
+        "SELECT id, price_cents FROM products WHERE option1_name = '' AND active = 1 AND stock >= 20 ORDER BY id LIMIT $1",
     )
     .bind(n as i64)
     .fetch_all(s.state.db.read())

@@ -17,10 +17,12 @@ pub struct CartLoad {
 
 impl CartLoad {
     pub async fn new(shop: &TestServer, sessions: usize) -> CartLoad {
-        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM products WHERE stock >= 99 AND active = 1 LIMIT 40")
-            .fetch_all(shop.state.db.read())
-            .await
-            .expect("products");
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM products WHERE option1_name = '' AND stock >= 99 AND active = 1 LIMIT 40",
+        )
+        .fetch_all(shop.state.db.read())
+        .await
+        .expect("products");
         let mut clients = Vec::with_capacity(sessions);
         for _ in 0..sessions {
             clients.push(shopper(shop).await);

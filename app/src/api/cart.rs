@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    pub use crate::domain::cart::{parse_product_id, parse_quantity, ClientLine, FieldError, MAX_LINES};
+    pub use crate::domain::cart::{parse_quantity, ClientLine, FieldError, ItemRef, MAX_LINES};
     pub use crate::edge;
     pub use crate::error::AppError;
     pub use crate::services::{cart, visitor::Visitor};
@@ -38,33 +38,43 @@ pub async fn get_cart() -> Result<CartView, AppError> {
     cart::read(&state, &Visitor::current()?).await
 }
 
-/// Adds `quantity` (1–99) of a product; the line is capped at stock and at 99.
+/// Adds `quantity` (1–99) of a variant; the line is capped at the variant's stock and at 99.
+/// `product_id` alone names a product's only variant (clients written before variants); with
+/// `variant_id`, it must be that variant's product.
 #[server(endpoint = "cart/add")]
-pub async fn add_to_cart(product_id: String, quantity: String) -> Result<CartView, AppError> {
-    let product_id = parse_product_id(&product_id)?;
+pub async fn add_to_cart(
+    variant_id: Option<String>,
+    product_id: Option<String>,
+    quantity: String,
+) -> Result<CartView, AppError> {
+    let item = ItemRef::parse(variant_id.as_deref(), product_id.as_deref())?;
     let quantity = field(parse_quantity(&quantity, false))?;
     let state = app_state()?;
-    let view = cart::change(&state, &Visitor::current()?, product_id, Mode::Add, quantity).await?;
+    let view = cart::change(&state, &Visitor::current()?, item, Mode::Add, quantity).await?;
     edge::succeeded(&view.notices, "Added to your cart.");
     Ok(view)
 }
 
 /// Sets a line's quantity (0–99; 0 removes it).
 #[server(endpoint = "cart/set")]
-pub async fn set_cart_quantity(product_id: String, quantity: String) -> Result<CartView, AppError> {
-    let product_id = parse_product_id(&product_id)?;
+pub async fn set_cart_quantity(
+    variant_id: Option<String>,
+    product_id: Option<String>,
+    quantity: String,
+) -> Result<CartView, AppError> {
+    let item = ItemRef::parse(variant_id.as_deref(), product_id.as_deref())?;
     let quantity = field(parse_quantity(&quantity, true))?;
     let state = app_state()?;
-    let view = cart::change(&state, &Visitor::current()?, product_id, Mode::Set, quantity).await?;
+    let view = cart::change(&state, &Visitor::current()?, item, Mode::Set, quantity).await?;
     edge::succeeded(&view.notices, "Your cart was updated.");
     Ok(view)
 }
 
 #[server(endpoint = "cart/remove")]
-pub async fn remove_from_cart(product_id: String) -> Result<CartView, AppError> {
-    let product_id = parse_product_id(&product_id)?;
+pub async fn remove_from_cart(variant_id: Option<String>, product_id: Option<String>) -> Result<CartView, AppError> {
+    let item = ItemRef::parse(variant_id.as_deref(), product_id.as_deref())?;
     let state = app_state()?;
-    let view = cart::remove(&state, &Visitor::current()?, product_id).await?;
+    let view = cart::remove(&state, &Visitor::current()?, item).await?;
     edge::succeeded(&view.notices, "Removed from your cart.");
     Ok(view)
 }
@@ -78,11 +88,12 @@ pub async fn clear_cart() -> Result<CartView, AppError> {
 }
 
 /// Restores a guest cart from the browser's saved copy: `lines` is the JSON array
-/// `[{"product_id": 1, "quantity": 2}, ...]`. Applied only when the server has no cart.
+/// `[{"variant_id": 1, "quantity": 2}, ...]` (copies saved before variants name `product_id`).
+/// Applied only when the server has no cart.
 #[server(endpoint = "cart/restore")]
 pub async fn restore_cart(lines: String) -> Result<CartView, AppError> {
     let lines: Vec<ClientLine> = serde_json::from_str(&lines).map_err(|_| {
-        AppError::BadRequest("lines must be a JSON array of {\"product_id\": n, \"quantity\": n}.".into())
+        AppError::BadRequest("lines must be a JSON array of {\"variant_id\": n, \"quantity\": n}.".into())
     })?;
     if lines.len() > MAX_LINES * 2 {
         return Err(AppError::Invalid(format!("At most {MAX_LINES} lines can be restored.")));

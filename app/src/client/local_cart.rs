@@ -1,4 +1,5 @@
-//! The guest's cart mirrored in localStorage: `{lines: [{product_id, quantity}], version, saved_at}`
+//! The guest's cart mirrored in localStorage: `{lines: [{variant_id, product_id, quantity}], version,
+//! saved_at}`
 //! under one key. It is only a backup: the server checks everything restored from it, and when
 //! the server has a cart, the server wins and overwrites this copy.
 
@@ -22,7 +23,11 @@ impl SavedCart {
                 .lines
                 .iter()
                 .filter(|l| l.on_sale)
-                .map(|l| ClientLine { product_id: l.product_id, quantity: i64::from(l.quantity) })
+                .map(|l| ClientLine {
+                    variant_id: Some(l.variant_id),
+                    product_id: Some(l.product_id),
+                    quantity: i64::from(l.quantity),
+                })
                 .collect(),
             version: view.version,
             saved_at: now_ms,
@@ -33,7 +38,12 @@ impl SavedCart {
     pub fn parse(raw: &str) -> Option<SavedCart> {
         let saved: SavedCart = serde_json::from_str(raw).ok()?;
         let plausible = saved.lines.len() <= MAX_LINES
-            && saved.lines.iter().all(|l| l.product_id > 0 && (1..=i64::from(MAX_QUANTITY)).contains(&l.quantity));
+            && saved.lines.iter().all(|l| {
+                // Copies saved before variants name only the product.
+                let named = l.variant_id.or(l.product_id).is_some_and(|id| id > 0);
+                named && l.variant_id.is_none_or(|id| id > 0) && l.product_id.is_none_or(|id| id > 0)
+            })
+            && saved.lines.iter().all(|l| (1..=i64::from(MAX_QUANTITY)).contains(&l.quantity));
         plausible.then_some(saved)
     }
 
@@ -96,12 +106,17 @@ mod tests {
 
     #[test]
     fn tampered_copies_are_rejected() {
+        // A copy saved before variants existed, and one saved since.
         assert!(SavedCart::parse(r#"{"lines":[{"product_id":3,"quantity":2}],"version":4,"saved_at":1}"#).is_some());
+        let now = r#"{"lines":[{"variant_id":9,"product_id":3,"quantity":2}],"version":4,"saved_at":1}"#;
+        assert_eq!(SavedCart::parse(now).unwrap().lines[0].variant_id, Some(9));
         for bad in [
             "not json",
             r#"{"lines":"x","version":1,"saved_at":1}"#,
             r#"{"lines":[{"product_id":3,"quantity":0}],"version":1,"saved_at":1}"#,
             r#"{"lines":[{"product_id":-3,"quantity":1}],"version":1,"saved_at":1}"#,
+            r#"{"lines":[{"variant_id":-3,"product_id":3,"quantity":1}],"version":1,"saved_at":1}"#,
+            r#"{"lines":[{"quantity":1}],"version":1,"saved_at":1}"#,
             r#"{"lines":[{"product_id":3,"quantity":100}],"version":1,"saved_at":1}"#,
             r#"{"lines":[{"product_id":3,"quantity":1,"price_cents":1}],"version":-1,"saved_at":1}"#,
         ] {

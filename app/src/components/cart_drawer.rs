@@ -122,6 +122,9 @@ fn CartDrawer() -> impl IntoView {
                     <div class="drawer-foot">
                         <p class="drawer-subtotal">
                             <span>{format!("Subtotal ({count} {})", if count == 1 { "item" } else { "items" })}</span>
+                            // Text between label and amount: the flex layout alone leaves
+                            // "Subtotal (1 item)$168.99" to copies and screen readers.
+                            " "
                             <strong data-testid="drawer-subtotal">{format_cents(subtotal, currency)}</strong>
                         </p>
                         <a class="btn btn-primary btn-block" href="/checkout">"Check out"</a>

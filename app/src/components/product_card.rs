@@ -23,7 +23,7 @@ pub fn ProductCardView(product: ProductCard) -> impl IntoView {
             </a>
             <p class="price">{price}</p>
             <p class=status.class()>{status.label()}</p>
-            <AddToCartButton product_id=product.id sold_out={product.stock <= 0} name=product.name.clone() />
+            <AddToCartButton product=product.clone() />
         </li>
     }
 }

@@ -32,7 +32,7 @@ pub fn RecsRow(#[prop(into)] context: Signal<String>, title: &'static str, #[pro
                                             <p class="reason">{r.reason}</p>
                                             <p class="price">{p.price()}</p>
                                             <p class=status.class()>{status.label()}</p>
-                                            <AddToCartButton product_id=p.id sold_out={p.stock <= 0} name=p.name.clone() />
+                                            <AddToCartButton product=p.clone() />
                                         </li>
                                     }
                                 }).collect_view()}

@@ -2,7 +2,7 @@
 //! data into what the shopper sees. Pure functions; the stores apply the caps atomically.
 
 use crate::domain::money::Currency;
-use crate::model::{CartLine, CartView, ProductCard};
+use crate::model::{CartLine, CartView, VariantCard};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -15,7 +15,7 @@ pub const MAX_LINES: usize = 100;
 /// seen when it was chosen (to tell the shopper when it changed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredLine {
-    pub product_id: i64,
+    pub variant_id: i64,
     pub quantity: u32,
     pub price_cents: i64,
 }
@@ -29,8 +29,8 @@ pub struct StoredCart {
 }
 
 impl StoredCart {
-    pub fn quantity_of(&self, product_id: i64) -> u32 {
-        self.lines.iter().find(|l| l.product_id == product_id).map(|l| l.quantity).unwrap_or(0)
+    pub fn quantity_of(&self, variant_id: i64) -> u32 {
+        self.lines.iter().find(|l| l.variant_id == variant_id).map(|l| l.quantity).unwrap_or(0)
     }
 
     /// Never written, or gone (expired session, flushed store): the only state a browser copy
@@ -85,11 +85,45 @@ pub fn parse_product_id(raw: &str) -> Result<i64, FieldError> {
     parse_int_field(raw, "Product id", 1, i64::MAX)
 }
 
-/// A line of a browser's saved cart, before the server has checked it.
+pub fn parse_variant_id(raw: &str) -> Result<i64, FieldError> {
+    parse_int_field(raw, "Variant id", 1, i64::MAX)
+}
+
+/// What a cart change names: a variant, or a product that has only one (clients written before
+/// variants existed send `product_id` alone). The form fields as sent, unparsed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ItemRef {
+    pub variant_id: Option<i64>,
+    pub product_id: Option<i64>,
+}
+
+impl ItemRef {
+    /// Parses the optional `variant_id` and `product_id` fields: at least one, each a positive id.
+    pub fn parse(variant_id: Option<&str>, product_id: Option<&str>) -> Result<ItemRef, FieldError> {
+        let variant_id = variant_id.filter(|v| !v.trim().is_empty()).map(parse_variant_id).transpose()?;
+        let product_id = product_id.filter(|v| !v.trim().is_empty()).map(parse_product_id).transpose()?;
+        if variant_id.is_none() && product_id.is_none() {
+            return Err(FieldError::Malformed("Name the item: variant_id (or product_id).".into()));
+        }
+        Ok(ItemRef { variant_id, product_id })
+    }
+}
+
+/// A line of a browser's saved cart, before the server has checked it. Copies saved before
+/// variants existed carry only `product_id`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientLine {
-    pub product_id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<i64>,
     pub quantity: i64,
+}
+
+impl ClientLine {
+    pub fn item(&self) -> ItemRef {
+        ItemRef { variant_id: self.variant_id, product_id: self.product_id }
+    }
 }
 
 /// What restoring or merging could not keep.
@@ -97,22 +131,22 @@ pub struct ClientLine {
 pub enum Adjustment {
     /// Not in the catalogue, or no longer sold.
     Unavailable {
-        product_id: i64,
+        variant_id: i64,
     },
     SoldOut {
-        product_id: i64,
+        variant_id: i64,
         name: String,
     },
     /// Fewer units than asked for: stock or the per-line maximum.
     Capped {
-        product_id: i64,
+        variant_id: i64,
         name: String,
         requested: u32,
         kept: u32,
     },
     /// Over the line limit.
     TooManyLines {
-        product_id: i64,
+        variant_id: i64,
     },
 }
 
@@ -151,46 +185,47 @@ pub fn summarise_adjustments(adjustments: &[Adjustment]) -> Vec<String> {
     out
 }
 
-/// Checks a browser's saved lines against the catalogue: unknown or retired products and sold-out
-/// ones are dropped, quantities are capped, duplicates are summed, at most `MAX_LINES` are kept.
-/// `products` holds the active products among the requested ids.
+/// Checks a browser's saved lines, each resolved to `(variant id, quantity)`, against the
+/// catalogue: unknown or retired variants and sold-out ones are dropped, quantities are capped,
+/// duplicates are summed, at most `MAX_LINES` are kept. `products` holds the variants on sale
+/// among the requested ids.
 pub fn validate_client_lines(
-    lines: &[ClientLine],
-    products: &HashMap<i64, ProductCard>,
+    lines: &[(i64, i64)],
+    products: &HashMap<i64, VariantCard>,
 ) -> (Vec<StoredLine>, Vec<Adjustment>) {
     let mut kept: Vec<StoredLine> = Vec::new();
     let mut adjustments = Vec::new();
     // Sum duplicates first, in first-seen order.
     let mut wanted: Vec<(i64, i64)> = Vec::new();
-    for l in lines {
-        match wanted.iter_mut().find(|(id, _)| *id == l.product_id) {
-            Some((_, q)) => *q = q.saturating_add(l.quantity.max(0)),
-            None => wanted.push((l.product_id, l.quantity.max(0))),
+    for &(variant_id, quantity) in lines {
+        match wanted.iter_mut().find(|(id, _)| *id == variant_id) {
+            Some((_, q)) => *q = q.saturating_add(quantity.max(0)),
+            None => wanted.push((variant_id, quantity.max(0))),
         }
     }
-    for (product_id, quantity) in wanted {
+    for (variant_id, quantity) in wanted {
         if quantity <= 0 {
             continue;
         }
-        let Some(card) = products.get(&product_id) else {
-            adjustments.push(Adjustment::Unavailable { product_id });
+        let Some(card) = products.get(&variant_id) else {
+            adjustments.push(Adjustment::Unavailable { variant_id });
             continue;
         };
         let cap = line_cap(card.stock);
         if cap == 0 {
-            adjustments.push(Adjustment::SoldOut { product_id, name: card.name.clone() });
+            adjustments.push(Adjustment::SoldOut { variant_id, name: card.label() });
             continue;
         }
         if kept.len() >= MAX_LINES {
-            adjustments.push(Adjustment::TooManyLines { product_id });
+            adjustments.push(Adjustment::TooManyLines { variant_id });
             continue;
         }
         let requested = quantity.min(i64::from(u32::MAX)) as u32;
         let q = requested.min(cap);
         if q < requested {
-            adjustments.push(Adjustment::Capped { product_id, name: card.name.clone(), requested, kept: q });
+            adjustments.push(Adjustment::Capped { variant_id, name: card.label(), requested, kept: q });
         }
-        kept.push(StoredLine { product_id, quantity: q, price_cents: card.price_cents });
+        kept.push(StoredLine { variant_id, quantity: q, price_cents: card.price_cents });
     }
     (kept, adjustments)
 }
@@ -198,7 +233,7 @@ pub fn validate_client_lines(
 /// The cart as the shopper sees it: current names, prices and stock from the catalogue.
 /// Lines whose product is gone stay visible (so the shopper can see and remove them) but are
 /// not counted or charged.
-pub fn build_view(stored: &StoredCart, products: &HashMap<i64, ProductCard>, guest: bool) -> CartView {
+pub fn build_view(stored: &StoredCart, products: &HashMap<i64, VariantCard>, guest: bool) -> CartView {
     let mut lines = Vec::with_capacity(stored.lines.len());
     let mut subtotal: i64 = 0;
     let mut items: u32 = 0;
@@ -206,7 +241,7 @@ pub fn build_view(stored: &StoredCart, products: &HashMap<i64, ProductCard>, gue
     let mut notices = Vec::new();
     let mut any_price_change = false;
     for l in &stored.lines {
-        match products.get(&l.product_id) {
+        match products.get(&l.variant_id) {
             Some(card) => {
                 currency = card.currency;
                 let line_total = card.price_cents.saturating_mul(i64::from(l.quantity));
@@ -216,15 +251,18 @@ pub fn build_view(stored: &StoredCart, products: &HashMap<i64, ProductCard>, gue
                 any_price_change |= previous.is_some();
                 if card.stock < i64::from(l.quantity) {
                     notices.push(if card.stock <= 0 {
-                        format!("{} has sold out since you added it.", card.name)
+                        format!("{} has sold out since you added it.", card.label())
                     } else {
-                        format!("Only {} of {} left: lower the quantity to check out.", card.stock, card.name)
+                        format!("Only {} of {} left: lower the quantity to check out.", card.stock, card.label())
                     });
                 }
                 lines.push(CartLine {
-                    product_id: l.product_id,
+                    variant_id: l.variant_id,
+                    product_id: card.product_id,
+                    sku: card.sku.clone(),
                     slug: card.slug.clone(),
                     name: card.name.clone(),
+                    options: card.options.clone(),
                     image: card.image.clone(),
                     unit_price_cents: card.price_cents,
                     quantity: l.quantity,
@@ -235,9 +273,12 @@ pub fn build_view(stored: &StoredCart, products: &HashMap<i64, ProductCard>, gue
                 });
             }
             None => lines.push(CartLine {
-                product_id: l.product_id,
+                variant_id: l.variant_id,
+                product_id: 0,
+                sku: String::new(),
                 slug: String::new(),
                 name: "Item no longer available".into(),
+                options: String::new(),
                 image: String::new(),
                 unit_price_cents: 0,
                 quantity: l.quantity,
@@ -257,9 +298,9 @@ pub fn build_view(stored: &StoredCart, products: &HashMap<i64, ProductCard>, gue
 /// A change the shopper asks for, as the browser sends it to the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CartOp {
-    Add { product_id: i64, quantity: u32 },
-    Set { product_id: i64, quantity: u32 },
-    Remove { product_id: i64 },
+    Add { variant_id: i64, quantity: u32 },
+    Set { variant_id: i64, quantity: u32 },
+    Remove { variant_id: i64 },
     Clear,
 }
 
@@ -272,7 +313,7 @@ pub fn optimistic(view: &CartView, op: &CartOp) -> CartView {
     let mut v = view.clone();
     v.notices.clear();
     match *op {
-        CartOp::Add { product_id, quantity } => match v.lines.iter_mut().find(|l| l.product_id == product_id) {
+        CartOp::Add { variant_id, quantity } => match v.lines.iter_mut().find(|l| l.variant_id == variant_id) {
             Some(line) => {
                 let cap = line_cap(line.stock_available);
                 line.quantity = line.quantity.saturating_add(quantity).min(cap.max(line.quantity));
@@ -282,11 +323,11 @@ pub fn optimistic(view: &CartView, op: &CartOp) -> CartView {
                 return v;
             }
         },
-        CartOp::Set { product_id, quantity: 0 } | CartOp::Remove { product_id } => {
-            v.lines.retain(|l| l.product_id != product_id)
+        CartOp::Set { variant_id, quantity: 0 } | CartOp::Remove { variant_id } => {
+            v.lines.retain(|l| l.variant_id != variant_id)
         }
-        CartOp::Set { product_id, quantity } => {
-            if let Some(line) = v.lines.iter_mut().find(|l| l.product_id == product_id) {
+        CartOp::Set { variant_id, quantity } => {
+            if let Some(line) = v.lines.iter_mut().find(|l| l.variant_id == variant_id) {
                 line.quantity = quantity;
             }
         }
@@ -311,11 +352,15 @@ pub fn cart_problems(cart: &CartView) -> Vec<String> {
     }
     for l in &cart.lines {
         if !l.on_sale {
-            problems.push(format!("{} is no longer available: remove it to check out.", l.name));
+            problems.push(format!("{} is no longer available: remove it to check out.", l.label()));
         } else if l.stock_available <= 0 {
-            problems.push(format!("{} is sold out: remove it to check out.", l.name));
+            problems.push(format!("{} is sold out: remove it to check out.", l.label()));
         } else if l.stock_available < i64::from(l.quantity) {
-            problems.push(format!("Only {} left of {}: lower the quantity to check out.", l.stock_available, l.name));
+            problems.push(format!(
+                "Only {} left of {}: lower the quantity to check out.",
+                l.stock_available,
+                l.label()
+            ));
         }
     }
     problems
@@ -327,9 +372,12 @@ mod tests {
 
     fn problem_line(name: &str, quantity: u32, stock: i64) -> CartLine {
         CartLine {
+            variant_id: stock,
             product_id: stock,
+            sku: String::new(),
             slug: String::new(),
             name: name.into(),
+            options: String::new(),
             image: String::new(),
             unit_price_cents: 1_000,
             quantity,
@@ -385,11 +433,14 @@ mod tests {
         );
     }
 
-    fn card(id: i64, price: i64, stock: i64) -> ProductCard {
-        ProductCard {
+    fn card(id: i64, price: i64, stock: i64) -> VariantCard {
+        VariantCard {
             id,
+            product_id: id,
+            sku: format!("sku-{id}"),
             slug: format!("p-{id}"),
             name: format!("Product {id}"),
+            options: String::new(),
             price_cents: price,
             currency: Currency::USD,
             stock,
@@ -418,17 +469,17 @@ mod tests {
         assert!(matches!(parse_quantity("abc", false), Err(FieldError::Malformed(_))));
         assert!(matches!(parse_quantity("1.5", false), Err(FieldError::Malformed(_))));
         assert!(matches!(parse_quantity("", false), Err(FieldError::Malformed(_))));
-        assert!(matches!(parse_product_id("-3"), Err(FieldError::OutOfRange(_))));
-        assert_eq!(parse_product_id("42"), Ok(42));
+        assert!(matches!(parse_variant_id("-3"), Err(FieldError::OutOfRange(_))));
+        assert_eq!(parse_variant_id("42"), Ok(42));
     }
 
     #[test]
     fn the_view_uses_current_prices_and_flags_changes() {
         let stored = StoredCart {
             lines: vec![
-                StoredLine { product_id: 1, quantity: 2, price_cents: 1000 },
-                StoredLine { product_id: 2, quantity: 1, price_cents: 550 },
-                StoredLine { product_id: 3, quantity: 4, price_cents: 100 },
+                StoredLine { variant_id: 1, quantity: 2, price_cents: 1000 },
+                StoredLine { variant_id: 2, quantity: 1, price_cents: 550 },
+                StoredLine { variant_id: 3, quantity: 4, price_cents: 100 },
             ],
             version: 7,
         };
@@ -451,42 +502,38 @@ mod tests {
     fn client_lines_are_checked_against_the_catalogue() {
         let products: HashMap<_, _> =
             [(1, card(1, 100, 3)), (2, card(2, 100, 0)), (4, card(4, 100, 500))].into_iter().collect();
-        let lines = vec![
-            ClientLine { product_id: 1, quantity: 5 },
-            ClientLine { product_id: 2, quantity: 1 },
-            ClientLine { product_id: 3, quantity: 1 },
-            ClientLine { product_id: 4, quantity: 60 },
-            ClientLine { product_id: 4, quantity: 60 },
-            ClientLine { product_id: 5, quantity: -2 },
-        ];
+        let lines = vec![(1, 5), (2, 1), (3, 1), (4, 60), (4, 60), (5, -2)];
         let (kept, adj) = validate_client_lines(&lines, &products);
         assert_eq!(
             kept,
             vec![
-                StoredLine { product_id: 1, quantity: 3, price_cents: 100 },
-                StoredLine { product_id: 4, quantity: 99, price_cents: 100 },
+                StoredLine { variant_id: 1, quantity: 3, price_cents: 100 },
+                StoredLine { variant_id: 4, quantity: 99, price_cents: 100 },
             ]
         );
-        assert!(adj.contains(&Adjustment::SoldOut { product_id: 2, name: "Product 2".into() }));
-        assert!(adj.contains(&Adjustment::Unavailable { product_id: 3 }));
-        assert!(adj.iter().any(|a| matches!(a, Adjustment::Capped { product_id: 1, kept: 3, .. })));
-        assert!(adj.iter().any(|a| matches!(a, Adjustment::Capped { product_id: 4, requested: 120, kept: 99, .. })));
+        assert!(adj.contains(&Adjustment::SoldOut { variant_id: 2, name: "Product 2".into() }));
+        assert!(adj.contains(&Adjustment::Unavailable { variant_id: 3 }));
+        assert!(adj.iter().any(|a| matches!(a, Adjustment::Capped { variant_id: 1, kept: 3, .. })));
+        assert!(adj.iter().any(|a| matches!(a, Adjustment::Capped { variant_id: 4, requested: 120, kept: 99, .. })));
     }
 
     #[test]
     fn restoring_keeps_at_most_the_line_limit() {
         let products: HashMap<_, _> = (1..=150).map(|i| (i, card(i, 100, 10))).collect();
-        let lines: Vec<_> = (1..=150).map(|i| ClientLine { product_id: i, quantity: 1 }).collect();
+        let lines: Vec<_> = (1..=150).map(|i| (i, 1)).collect();
         let (kept, adj) = validate_client_lines(&lines, &products);
         assert_eq!(kept.len(), MAX_LINES);
         assert_eq!(adj.len(), 50);
     }
 
-    fn line(product_id: i64, quantity: u32, price: i64, stock: i64) -> CartLine {
+    fn line(variant_id: i64, quantity: u32, price: i64, stock: i64) -> CartLine {
         CartLine {
-            product_id,
-            slug: format!("p-{product_id}"),
-            name: format!("Product {product_id}"),
+            variant_id,
+            product_id: variant_id,
+            sku: format!("sku-{variant_id}"),
+            slug: format!("p-{variant_id}"),
+            name: format!("Product {variant_id}"),
+            options: String::new(),
             image: String::new(),
             unit_price_cents: price,
             quantity,
@@ -512,12 +559,12 @@ mod tests {
     }
 
     fn quantities(v: &CartView) -> Vec<(i64, u32)> {
-        v.lines.iter().map(|l| (l.product_id, l.quantity)).collect()
+        v.lines.iter().map(|l| (l.variant_id, l.quantity)).collect()
     }
 
     #[test]
     fn an_add_shows_at_once_with_new_totals() {
-        let v = optimistic(&shown(), &CartOp::Add { product_id: 1, quantity: 1 });
+        let v = optimistic(&shown(), &CartOp::Add { variant_id: 1, quantity: 1 });
         assert_eq!(quantities(&v), vec![(1, 3), (2, 1)]);
         assert_eq!(v.lines[0].line_total_cents, 3000);
         assert_eq!(v.subtotal_cents, 3350);
@@ -528,10 +575,10 @@ mod tests {
 
     #[test]
     fn an_add_is_capped_at_known_stock_and_the_line_maximum() {
-        let v = optimistic(&shown(), &CartOp::Add { product_id: 1, quantity: 10 });
+        let v = optimistic(&shown(), &CartOp::Add { variant_id: 1, quantity: 10 });
         assert_eq!(quantities(&v)[0], (1, 5), "stock is 5");
         assert_eq!(v.subtotal_cents, 5000 + 350);
-        let v = optimistic(&shown(), &CartOp::Add { product_id: 2, quantity: MAX_QUANTITY });
+        let v = optimistic(&shown(), &CartOp::Add { variant_id: 2, quantity: MAX_QUANTITY });
         assert_eq!(quantities(&v)[1], (2, MAX_QUANTITY), "stock 500, but at most MAX_QUANTITY");
         assert_eq!(v.item_count, 2 + MAX_QUANTITY);
     }
@@ -540,16 +587,16 @@ mod tests {
     fn an_add_never_lowers_a_line_already_over_stock() {
         let mut cart = shown();
         cart.lines[0].stock_available = 1;
-        let v = optimistic(&cart, &CartOp::Add { product_id: 1, quantity: 1 });
+        let v = optimistic(&cart, &CartOp::Add { variant_id: 1, quantity: 1 });
         assert_eq!(quantities(&v)[0], (1, 2));
         cart.lines[0].stock_available = 0;
-        let v = optimistic(&cart, &CartOp::Add { product_id: 1, quantity: 1 });
+        let v = optimistic(&cart, &CartOp::Add { variant_id: 1, quantity: 1 });
         assert_eq!(quantities(&v)[0], (1, 2));
     }
 
     #[test]
     fn an_add_of_a_product_not_shown_yet_only_counts_it() {
-        let v = optimistic(&shown(), &CartOp::Add { product_id: 9, quantity: 2 });
+        let v = optimistic(&shown(), &CartOp::Add { variant_id: 9, quantity: 2 });
         assert_eq!(quantities(&v), vec![(1, 2), (2, 1)], "no line until the server names and prices it");
         assert_eq!(v.item_count, 5);
         assert_eq!(v.subtotal_cents, 2350);
@@ -558,27 +605,27 @@ mod tests {
 
     #[test]
     fn set_changes_a_line_and_zero_removes_it() {
-        let v = optimistic(&shown(), &CartOp::Set { product_id: 2, quantity: 4 });
+        let v = optimistic(&shown(), &CartOp::Set { variant_id: 2, quantity: 4 });
         assert_eq!(quantities(&v), vec![(1, 2), (2, 4)]);
         assert_eq!(v.subtotal_cents, 2000 + 1400);
         assert_eq!(v.item_count, 6);
-        let v = optimistic(&shown(), &CartOp::Set { product_id: 1, quantity: 0 });
+        let v = optimistic(&shown(), &CartOp::Set { variant_id: 1, quantity: 0 });
         assert_eq!(quantities(&v), vec![(2, 1)]);
         assert_eq!((v.subtotal_cents, v.item_count), (350, 1));
     }
 
     #[test]
     fn set_of_an_unknown_product_changes_nothing_but_the_notices() {
-        let v = optimistic(&shown(), &CartOp::Set { product_id: 9, quantity: 3 });
+        let v = optimistic(&shown(), &CartOp::Set { variant_id: 9, quantity: 3 });
         assert_eq!(quantities(&v), quantities(&shown()));
         assert_eq!((v.subtotal_cents, v.item_count), (2350, 3));
-        let v = optimistic(&shown(), &CartOp::Remove { product_id: 9 });
+        let v = optimistic(&shown(), &CartOp::Remove { variant_id: 9 });
         assert_eq!(quantities(&v), quantities(&shown()));
     }
 
     #[test]
     fn remove_and_clear() {
-        let v = optimistic(&shown(), &CartOp::Remove { product_id: 2 });
+        let v = optimistic(&shown(), &CartOp::Remove { variant_id: 2 });
         assert_eq!(quantities(&v), vec![(1, 2)]);
         assert_eq!((v.subtotal_cents, v.item_count), (2000, 2));
         let v = optimistic(&shown(), &CartOp::Clear);
@@ -590,7 +637,7 @@ mod tests {
     fn lines_no_longer_sold_are_neither_counted_nor_charged() {
         let mut cart = shown();
         cart.lines[1].on_sale = false;
-        let v = optimistic(&cart, &CartOp::Add { product_id: 1, quantity: 1 });
+        let v = optimistic(&cart, &CartOp::Add { variant_id: 1, quantity: 1 });
         assert_eq!(v.lines[1].line_total_cents, 0);
         assert_eq!((v.subtotal_cents, v.item_count), (3000, 3));
     }

@@ -111,7 +111,7 @@ pub fn shipping_cents(subtotal_cents: i64) -> i64 {
 /// One line as it is charged: the unit price is the catalogue's at the time of pricing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PricedLine {
-    pub product_id: i64,
+    pub variant_id: i64,
     pub quantity: u32,
     pub unit_price_cents: i64,
 }
@@ -149,12 +149,12 @@ const MAX_QUOTE_CHARS: usize = 80;
 impl Quote {
     pub fn of(version: u64, lines: &[PricedLine], currency: Currency) -> Quote {
         let mut sorted = lines.to_vec();
-        sorted.sort_by_key(|l| l.product_id);
+        sorted.sort_by_key(|l| l.variant_id);
         let t = totals(&sorted);
         let mut h = Sha256::new();
         h.update(format!("v{version}|{}|", currency.code()));
         for l in &sorted {
-            h.update(format!("{}x{}@{};", l.product_id, l.quantity, l.unit_price_cents));
+            h.update(format!("{}x{}@{};", l.variant_id, l.quantity, l.unit_price_cents));
         }
         h.update(format!("|{}|{}|{}", t.subtotal_cents, t.shipping_cents, t.total_cents));
         let digest = h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect();
@@ -251,7 +251,7 @@ mod tests {
 
     #[test]
     fn quotes_change_with_any_price_quantity_or_version() {
-        let line = |product_id, quantity, unit_price_cents| PricedLine { product_id, quantity, unit_price_cents };
+        let line = |variant_id, quantity, unit_price_cents| PricedLine { variant_id, quantity, unit_price_cents };
         let lines = [line(7, 2, 1_250), line(3, 1, 999)];
         let q = Quote::of(4, &lines, Currency::USD);
         assert_eq!(q.total_cents, 2 * 1_250 + 999 + FLAT_SHIPPING_CENTS);

@@ -10,3 +10,4 @@ pub mod merge;
 pub mod money;
 pub mod recs;
 pub mod redirect;
+pub mod variants;

@@ -7,6 +7,7 @@ use crate::api::experiments::{admin_flags, experiment_report, UpdateFlag};
 use crate::components::page_title::PageTitle;
 use crate::domain::experiments::{Report, Step, SRM_ALPHA};
 use crate::domain::money::format_cents;
+use crate::domain::variants::variant_href;
 use crate::error::AppError;
 use leptos::prelude::*;
 use leptos_meta::Meta;
@@ -304,19 +305,22 @@ pub fn ProductsAdminPage() -> impl IntoView {
                                 </thead>
                                 <tbody>
                                     {list.into_iter().map(|p| {
-                                        let price_id = format!("price-{}", p.slug);
-                                        let stock_id = format!("stock-{}", p.slug);
-                                        let label = format!("Change {}", p.name);
-                                        let href = format!("/p/{}", p.slug);
-                                        let (slug, row_slug) = (p.slug.clone(), p.slug.clone());
+                                        let price_id = format!("price-{}", p.sku);
+                                        let stock_id = format!("stock-{}", p.sku);
+                                        let label = format!("Change {}", p.label());
+                                        let href = variant_href(&p.slug, &p.sku);
+                                        let (sku, row_sku) = (p.sku.clone(), p.sku.clone());
                                         view! {
-                                            <tr data-slug=row_slug>
-                                                <th scope="row"><a href=href>{p.name.clone()}</a></th>
-                                                <td class="num" data-testid="price">{p.price()}</td>
+                                            <tr data-slug=p.slug.clone() data-sku=row_sku>
+                                                <th scope="row">
+                                                    <a href=href>{p.name.clone()}</a>
+                                                    {(!p.options.is_empty()).then(|| view! { <span class="line-options">{p.options.clone()}</span> })}
+                                                </th>
+                                                <td class="num" data-testid="price">{format_cents(p.price_cents, p.currency)}</td>
                                                 <td class="num" data-testid="stock">{p.stock}</td>
                                                 <td>
                                                     <ActionForm action=update attr:class="flag-form" attr:aria-label=label>
-                                                        <input type="hidden" name="slug" value=slug />
+                                                        <input type="hidden" name="sku" value=sku />
                                                         <label for=price_id.clone() class="visually-hidden">"New price"</label>
                                                         <input id=price_id name="price" inputmode="decimal" size="8" placeholder="price" pattern="[0-9]+([.][0-9]{1,2})?" />
                                                         <label for=stock_id.clone() class="visually-hidden">"New stock"</label>

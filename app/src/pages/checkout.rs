@@ -154,9 +154,17 @@ fn CheckoutForm(
                 <h2 id="order-summary-h">"Your order"</h2>
                 <ul class="order-lines">
                     {summary.cart.lines.iter().filter(|l| l.on_sale).map(|l| view! {
-                        <li>
-                            <span>{format!("{} × {}", l.name, l.quantity)}</span>
-                            <span>{format_cents(l.line_total_cents, currency)}</span>
+                        // What was bought on the left (with the variant's options under the name),
+                        // its price on the right. Spaces between
+                        // the parts are text, not only layout, so a copy or a screen reader gets
+                        // "Nordic Dutch Oven × 1 $168.99" rather than "Nordic Dutch Oven × 1$168.99".
+                        <li class="order-line">
+                            <div class="order-line-item">
+                                <span class="order-line-name">{format!("{} × {}", l.name, l.quantity)}</span>
+                                {(!l.options.is_empty()).then(|| view! { " " <span class="line-options">{l.options.clone()}</span> })}
+                            </div>
+                            " "
+                            <span class="order-line-price">{format_cents(l.line_total_cents, currency)}</span>
                         </li>
                     }).collect_view()}
                 </ul>

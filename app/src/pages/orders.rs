@@ -64,7 +64,10 @@ fn OrderDetail(order: OrderView) -> impl IntoView {
                     <tbody>
                         {order.lines.iter().map(|l| view! {
                             <tr>
-                                <td>{l.name.clone()}</td>
+                                <td>
+                                    {l.name.clone()}
+                                    {(!l.options.is_empty()).then(|| view! { " " <span class="line-options">{l.options.clone()}</span> })}
+                                </td>
                                 <td class="num">{format_cents(l.unit_price_cents, c)}</td>
                                 <td class="num">{l.quantity}</td>
                                 <td class="num">{format_cents(l.line_total_cents, c)}</td>

@@ -1,12 +1,13 @@
 //! Cart use cases: read, add, set, remove, clear, restore. Prices and stock always come from
-//! the catalogue; the browser sends only product ids and quantities.
+//! the catalogue; the browser sends only variant (or product) ids and quantities.
 
 use super::visitor::Visitor;
 use crate::domain::cart::{
-    build_view, line_cap, summarise_adjustments, validate_client_lines, ClientLine, StoredCart, MAX_LINES, MAX_QUANTITY,
+    build_view, line_cap, summarise_adjustments, validate_client_lines, ClientLine, ItemRef, StoredCart, MAX_LINES,
+    MAX_QUANTITY,
 };
 use crate::error::AppError;
-use crate::model::CartView;
+use crate::model::{CartView, VariantCard};
 use crate::state::AppState;
 use crate::storage::cart_store::{CartOwner, LineChange, Mode, StoreError};
 
@@ -43,9 +44,47 @@ impl From<StoreError> for AppError {
 
 /// Builds the shopper's view of a stored cart with today's catalogue data.
 pub async fn view_of(state: &AppState, stored: &StoredCart, guest: bool) -> Result<CartView, AppError> {
-    let ids: Vec<i64> = stored.lines.iter().map(|l| l.product_id).collect();
-    let cards = state.catalog.cards(&ids).await?;
+    let ids: Vec<i64> = stored.lines.iter().map(|l| l.variant_id).collect();
+    let cards = state.catalog.variants(&ids).await?;
     Ok(build_view(stored, &cards, guest))
+}
+
+/// What a cart change names, looked up.
+enum Item {
+    OnSale(VariantCard),
+    /// A variant id that is not on sale (any more): its line may still be removed.
+    Gone(i64),
+}
+
+/// Finds the variant `item` names. `product_id` alone stands for a product's only variant; for a
+/// product with several the answer is a 422 naming the options to choose. With both ids, the
+/// variant must belong to that product.
+async fn resolve(state: &AppState, item: &ItemRef) -> Result<Item, AppError> {
+    match (item.variant_id, item.product_id) {
+        (Some(variant_id), product_id) => match state.catalog.variant(variant_id).await? {
+            Some(card) if product_id.is_some_and(|p| p != card.product_id) => {
+                Err(AppError::Invalid("That variant belongs to another product.".into()))
+            }
+            Some(card) => Ok(Item::OnSale(card)),
+            None => Ok(Item::Gone(variant_id)),
+        },
+        (None, Some(product_id)) => {
+            let Some(product) = state.catalog.product_variants(product_id).await? else {
+                // Lines saved before variants hold the product's id, which is its variant's id.
+                return Ok(Item::Gone(product_id));
+            };
+            match product.ids.as_slice() {
+                [only] => Ok(state.catalog.variant(*only).await?.map_or(Item::Gone(*only), Item::OnSale)),
+                [] => Ok(Item::Gone(product_id)),
+                _ => Err(AppError::Invalid(format!(
+                    "{} comes in several versions: choose {} (send variant_id).",
+                    product.name,
+                    product.option_names.join(" and ")
+                ))),
+            }
+        }
+        (None, None) => Err(AppError::BadRequest("Name the item: variant_id (or product_id).".into())),
+    }
 }
 
 pub async fn read(state: &AppState, visitor: &Visitor) -> Result<CartView, AppError> {
@@ -67,25 +106,27 @@ pub async fn read(state: &AppState, visitor: &Visitor) -> Result<CartView, AppEr
 pub async fn change(
     state: &AppState,
     visitor: &Visitor,
-    product_id: i64,
+    item: ItemRef,
     mode: Mode,
     quantity: u32,
 ) -> Result<CartView, AppError> {
-    let card = state.catalog.card(product_id).await?;
+    let item = resolve(state, &item).await?;
     let owner = visitor.start_cart().await?;
-    let Some(card) = card else {
-        if mode == Mode::Set && quantity == 0 {
+    let card = match item {
+        Item::OnSale(card) => card,
+        Item::Gone(variant_id) if mode == Mode::Set && quantity == 0 => {
             // Removing a line whose product has gone is always allowed.
-            let stored = state.carts.remove(&owner, product_id).await?;
+            let stored = state.carts.remove(&owner, variant_id).await?;
             return view_of(state, &stored, owner.is_guest()).await;
         }
-        return Err(AppError::Invalid("That product does not exist or is no longer sold.".into()));
+        Item::Gone(_) => return Err(AppError::Invalid("That product does not exist or is no longer sold.".into())),
     };
+    let variant_id = card.id;
     let cap = line_cap(card.stock);
     if cap == 0 && quantity > 0 {
-        return Err(AppError::Invalid(format!("{} is sold out.", card.name)));
+        return Err(AppError::Invalid(format!("{} is sold out.", card.label())));
     }
-    let request = LineChange { product_id, mode, quantity, cap, price_cents: card.price_cents, max_lines: MAX_LINES };
+    let request = LineChange { variant_id, mode, quantity, cap, price_cents: card.price_cents, max_lines: MAX_LINES };
     let result = state.carts.change(&owner, request).await;
     let outcome = match &result {
         Ok(c) if c.capped => "capped",
@@ -104,7 +145,8 @@ pub async fn change(
     let change = result?;
     state.cart_sync.changed(&owner);
     if mode == Mode::Add {
-        super::recs::record_signal(state, visitor, crate::domain::recs::Signal::Cart, product_id).await;
+        // Signals are per product: recommendations are served per product.
+        super::recs::record_signal(state, visitor, crate::domain::recs::Signal::Cart, card.product_id).await;
         super::experiments::record_step(state, visitor, crate::domain::experiments::Step::AddToCart).await;
     }
     let mut view = view_of(state, &change.cart, owner.is_guest()).await?;
@@ -112,11 +154,12 @@ pub async fn change(
         view.notices.insert(
             0,
             if card.stock < i64::from(MAX_QUANTITY) {
-                format!("Only {} of {} in stock, so your cart has {}.", card.stock, card.name, change.quantity)
+                format!("Only {} of {} in stock, so your cart has {}.", card.stock, card.label(), change.quantity)
             } else {
                 format!(
                     "At most {cap} of one product per order, so your cart has {} of {}.",
-                    change.quantity, card.name
+                    change.quantity,
+                    card.label()
                 )
             },
         );
@@ -124,11 +167,15 @@ pub async fn change(
     Ok(view)
 }
 
-pub async fn remove(state: &AppState, visitor: &Visitor, product_id: i64) -> Result<CartView, AppError> {
+pub async fn remove(state: &AppState, visitor: &Visitor, item: ItemRef) -> Result<CartView, AppError> {
     let Some(owner) = visitor.cart_owner().await? else {
         return Ok(CartView { guest: true, ..CartView::default() });
     };
-    let stored = state.carts.remove(&owner, product_id).await?;
+    let variant_id = match resolve(state, &item).await? {
+        Item::OnSale(card) => card.id,
+        Item::Gone(id) => id,
+    };
+    let stored = state.carts.remove(&owner, variant_id).await?;
     state.cart_sync.changed(&owner);
     metrics::counter!("shop_cart_operations_total", "op" => "remove", "outcome" => "ok").increment(1);
     view_of(state, &stored, owner.is_guest()).await
@@ -152,9 +199,21 @@ pub async fn restore(state: &AppState, visitor: &Visitor, lines: Vec<ClientLine>
         // Accounts keep their cart on the server; a browser copy never overrides it.
         return read(state, visitor).await;
     }
-    let ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
-    let cards = state.catalog.cards(&ids).await?;
-    let (kept, adjustments) = validate_client_lines(&lines, &cards);
+    // Each line resolved to a variant; one that names nothing on sale is dropped below.
+    let mut resolved = Vec::with_capacity(lines.len());
+    for line in &lines {
+        let id = match resolve(state, &line.item()).await {
+            Ok(Item::OnSale(card)) => card.id,
+            Ok(Item::Gone(id)) => id,
+            // Ambiguous or unnamed: nothing the server could keep.
+            Err(AppError::Invalid(_) | AppError::BadRequest(_)) => 0,
+            Err(e) => return Err(e),
+        };
+        resolved.push((id, line.quantity));
+    }
+    let ids: Vec<i64> = resolved.iter().map(|(id, _)| *id).filter(|id| *id > 0).collect();
+    let cards = state.catalog.variants(&ids).await?;
+    let (kept, adjustments) = validate_client_lines(&resolved, &cards);
     let owner = visitor.start_cart().await?;
     match state.carts.restore_if_pristine(&owner, &kept).await? {
         Some(stored) => {

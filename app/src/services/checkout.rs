@@ -54,7 +54,7 @@ async fn priced_summary(state: &AppState, visitor: &Visitor) -> Result<CheckoutS
         .lines
         .iter()
         .filter(|l| l.on_sale)
-        .map(|l| PricedLine { product_id: l.product_id, quantity: l.quantity, unit_price_cents: l.unit_price_cents })
+        .map(|l| PricedLine { variant_id: l.variant_id, quantity: l.quantity, unit_price_cents: l.unit_price_cents })
         .collect();
     let t = totals(&priced);
     Ok(CheckoutSummary {
@@ -74,8 +74,8 @@ async fn priced_summary(state: &AppState, visitor: &Visitor) -> Result<CheckoutS
 async fn changed(state: &AppState, visitor: &Visitor, message: String) -> AppError {
     if let Ok(Some(owner)) = visitor.cart_owner().await {
         if let Ok(read) = state.carts.load_for_checkout(&owner).await {
-            let ids: Vec<i64> = read.cart.lines.iter().map(|l| l.product_id).collect();
-            state.catalog.refresh_cards(&ids).await;
+            let ids: Vec<i64> = read.cart.lines.iter().map(|l| l.variant_id).collect();
+            state.catalog.refresh_variants(&ids).await;
         }
     }
     metrics::counter!("shop_orders_total", "outcome" => "changed").increment(1);

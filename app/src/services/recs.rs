@@ -163,8 +163,13 @@ async fn personalised(
 ) -> Result<Vec<Recommendation>, AppError> {
     let Model { neighbours, best, best_by_category: by_category } = state.recommender.snapshot();
     let recent = state.event_store.recent(&subject.key(), 100).await?;
+    // Signals and recommendations are per product; the cart holds variants.
     let cart_ids: Vec<i64> = match owner {
-        Some(owner) => state.carts.load(&owner).await?.cart.lines.iter().map(|l| l.product_id).collect(),
+        Some(owner) => {
+            let variants: Vec<i64> = state.carts.load(&owner).await?.cart.lines.iter().map(|l| l.variant_id).collect();
+            let cards = state.catalog.variants(&variants).await?;
+            variants.iter().filter_map(|v| cards.get(v).map(|c| c.product_id)).collect()
+        }
         None => vec![],
     };
     // Seeds: the context product first, then the cart, then recent signals, newer counting more.

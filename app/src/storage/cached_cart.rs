@@ -140,8 +140,8 @@ impl CartStore for CachedCartStore {
         Ok(result)
     }
 
-    async fn remove(&self, owner: &CartOwner, product_id: i64) -> Result<StoredCart, StoreError> {
-        let cart = self.sql.remove(owner, product_id).await?;
+    async fn remove(&self, owner: &CartOwner, variant_id: i64) -> Result<StoredCart, StoreError> {
+        let cart = self.sql.remove(owner, variant_id).await?;
         self.write_cache(owner, &cart).await;
         Ok(cart)
     }

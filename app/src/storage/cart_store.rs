@@ -76,7 +76,7 @@ pub struct Change {
 /// One requested change to a line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LineChange {
-    pub product_id: i64,
+    pub variant_id: i64,
     pub mode: Mode,
     pub quantity: u32,
     /// Most units the line may hold (stock and the per-line maximum).
@@ -102,7 +102,7 @@ pub trait CartStore: Send + Sync {
     /// has `max_lines`.
     async fn change(&self, owner: &CartOwner, change: LineChange) -> Result<Change, StoreError>;
 
-    async fn remove(&self, owner: &CartOwner, product_id: i64) -> Result<StoredCart, StoreError>;
+    async fn remove(&self, owner: &CartOwner, variant_id: i64) -> Result<StoredCart, StoreError>;
 
     /// Empties the cart; its version still increases, so it is not mistaken for a lost cart.
     async fn clear(&self, owner: &CartOwner) -> Result<StoredCart, StoreError>;

@@ -231,8 +231,8 @@ impl Carts {
         self.retry_claimed(owner, || self.store(owner).change(owner, change)).await
     }
 
-    pub async fn remove(&self, owner: &CartOwner, product_id: i64) -> Result<StoredCart, StoreError> {
-        self.retry_claimed(owner, || self.store(owner).remove(owner, product_id)).await
+    pub async fn remove(&self, owner: &CartOwner, variant_id: i64) -> Result<StoredCart, StoreError> {
+        self.retry_claimed(owner, || self.store(owner).remove(owner, variant_id)).await
     }
 
     pub async fn clear(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {

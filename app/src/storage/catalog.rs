@@ -5,10 +5,90 @@ use super::db::{now_ms, Db, Dialect, Row};
 use crate::domain::catalog::{clamp_page, like_contains_pattern, normalize_search, page_count, Sort, PAGE_SIZE};
 use crate::domain::catalog_edit::ProductEdit;
 use crate::domain::money::Currency;
-use crate::model::{Category, Listing, ProductCard, ProductDetail};
+use crate::domain::variants::option_label;
+use crate::model::{Category, Listing, ProductCard, ProductDetail, Variant, VariantCard};
 use sqlx::Row as _;
 
-const CARD_COLUMNS: &str = "p.id, p.slug, p.name, p.price_cents, p.currency, p.stock, p.image, p.category_id";
+// `single_variant`: the variant a listing's add-to-cart button adds (products with several
+// variants are chosen on their page).
+const CARD_COLUMNS: &str = "p.id, p.slug, p.name, p.price_cents, p.max_price_cents, p.currency, p.stock, p.image, \
+     p.category_id, (SELECT CASE WHEN COUNT(*) = 1 THEN MIN(v.id) END FROM variants v WHERE v.product_id = p.id) \
+     AS single_variant";
+
+const VARIANT_CARD_COLUMNS: &str = "v.id, v.product_id, v.sku, v.option1, v.option2, v.option3, v.price_cents, \
+     v.stock, v.image AS v_image, p.slug, p.name, p.currency, p.image, p.category_id, p.option1_name, \
+     p.option2_name, p.option3_name";
+
+/// A product's variants, for resolving a cart request that names only the product.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProductVariants {
+    pub name: String,
+    pub option_names: Vec<String>,
+    /// In the store's order.
+    pub ids: Vec<i64>,
+}
+
+fn option_names(row: &Row) -> Result<Vec<String>, sqlx::Error> {
+    let mut names = Vec::new();
+    for col in ["option1_name", "option2_name", "option3_name"] {
+        let name: String = row.try_get(col)?;
+        if !name.is_empty() {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+fn variant_card_from_row(row: &Row) -> Result<VariantCard, sqlx::Error> {
+    let currency: String = row.try_get("currency")?;
+    let names = option_names(row)?;
+    let values: Vec<String> =
+        ["option1", "option2", "option3"].iter().map(|c| row.try_get(*c)).collect::<Result<_, _>>()?;
+    let variant_image: String = row.try_get("v_image")?;
+    Ok(VariantCard {
+        id: row.try_get("id")?,
+        product_id: row.try_get("product_id")?,
+        sku: row.try_get("sku")?,
+        slug: row.try_get("slug")?,
+        name: row.try_get("name")?,
+        options: option_label(&names, &values),
+        price_cents: row.try_get("price_cents")?,
+        currency: Currency::parse(&currency).unwrap_or_default(),
+        stock: row.try_get("stock")?,
+        image: if variant_image.is_empty() { row.try_get("image")? } else { variant_image },
+        category_id: row.try_get("category_id")?,
+    })
+}
+
+/// Locks products before their variants are written (PostgreSQL; SQLite has one writer at a
+/// time anyway), in id order. See `OrderStore::place`.
+pub async fn lock_products(conn: &mut sqlx::AnyConnection, dialect: Dialect, ids: &[i64]) -> Result<(), sqlx::Error> {
+    if dialect != Dialect::Postgres || ids.is_empty() {
+        return Ok(());
+    }
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    sqlx::query(&format!("SELECT id FROM products WHERE id IN ({list}) ORDER BY id FOR UPDATE"))
+        .fetch_all(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sets a product's listing price (its lowest variant price), its highest price and its stock
+/// (all its variants') from its variants. Every write to variants calls it in its transaction.
+pub async fn refresh_totals(conn: &mut sqlx::AnyConnection, product_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE products SET \
+         price_cents = COALESCE((SELECT MIN(price_cents) FROM variants WHERE product_id = $1), price_cents), \
+         max_price_cents = COALESCE((SELECT MAX(price_cents) FROM variants WHERE product_id = $1), max_price_cents), \
+         stock = COALESCE((SELECT SUM(stock) FROM variants WHERE product_id = $1), 0) WHERE id = $1",
+    )
+    .bind(product_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 #[derive(Clone, Debug)]
 pub struct SqlCatalog {
@@ -22,10 +102,12 @@ fn card_from_row(row: &Row) -> Result<ProductCard, sqlx::Error> {
         slug: row.try_get("slug")?,
         name: row.try_get("name")?,
         price_cents: row.try_get("price_cents")?,
+        max_price_cents: row.try_get("max_price_cents")?,
         currency: Currency::parse(&currency).unwrap_or_default(),
         stock: row.try_get("stock")?,
         image: row.try_get("image")?,
         category_id: row.try_get("category_id")?,
+        single_variant: row.try_get("single_variant")?,
     })
 }
 
@@ -129,7 +211,8 @@ impl SqlCatalog {
     /// A product page, including products no longer on sale (shown as unavailable).
     pub async fn product_by_slug(&self, slug: &str) -> Result<Option<ProductDetail>, sqlx::Error> {
         let sql = format!(
-            "SELECT {CARD_COLUMNS}, p.description, p.active, c.slug AS c_slug, c.name AS c_name, \
+            "SELECT {CARD_COLUMNS}, p.description, p.description_html, p.active, p.option1_name, p.option2_name, \
+             p.option3_name, c.slug AS c_slug, c.name AS c_name, \
              c.description AS c_description FROM products p JOIN categories c ON c.id = p.category_id \
              WHERE p.slug = $1"
         );
@@ -138,6 +221,31 @@ impl SqlCatalog {
         };
         let card = card_from_row(&row)?;
         let active: i64 = row.try_get("active")?;
+        let variants = sqlx::query(
+            "SELECT id, sku, option1, option2, option3, price_cents, compare_at_cents, stock, image FROM variants \
+             WHERE product_id = $1 ORDER BY position, id",
+        )
+        .bind(card.id)
+        .fetch_all(self.db.read())
+        .await?;
+        let option_names = option_names(&row)?;
+        let variants = variants
+            .iter()
+            .map(|v| {
+                Ok(Variant {
+                    id: v.try_get("id")?,
+                    sku: v.try_get("sku")?,
+                    values: ["option1", "option2", "option3"][..option_names.len()]
+                        .iter()
+                        .map(|c| v.try_get(*c))
+                        .collect::<Result<_, _>>()?,
+                    price_cents: v.try_get("price_cents")?,
+                    compare_at_cents: v.try_get("compare_at_cents")?,
+                    stock: v.try_get("stock")?,
+                    image: v.try_get("image")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
         Ok(Some(ProductDetail {
             category: Category {
                 id: card.category_id,
@@ -146,9 +254,71 @@ impl SqlCatalog {
                 description: row.try_get("c_description")?,
             },
             description: row.try_get("description")?,
+            description_html: row.try_get("description_html")?,
             active: active == 1,
+            option_names,
+            variants,
             card,
         }))
+    }
+
+    /// Variants an admin can edit, of products on sale: those whose product matches `query`, or
+    /// with no query the lowest stock first (what needs attention).
+    pub async fn admin_variants(&self, query: &str) -> Result<Vec<VariantCard>, sqlx::Error> {
+        let normalized = normalize_search(query);
+        let rows = if normalized.is_empty() {
+            let sql = format!(
+                "SELECT {VARIANT_CARD_COLUMNS} FROM variants v JOIN products p ON p.id = v.product_id \
+                 WHERE p.active = 1 ORDER BY v.stock, v.id LIMIT 50"
+            );
+            sqlx::query(&sql).fetch_all(self.db.read()).await?
+        } else {
+            let name_order = match self.db.dialect {
+                Dialect::Postgres => "p.name COLLATE \"C\"",
+                Dialect::Sqlite => "p.name",
+            };
+            let sql = format!(
+                "SELECT {VARIANT_CARD_COLUMNS} FROM variants v JOIN products p ON p.id = v.product_id \
+                 WHERE p.active = 1 AND p.search_text LIKE $1 ESCAPE '\\' \
+                 ORDER BY {name_order}, p.id, v.position, v.id LIMIT 100"
+            );
+            sqlx::query(&sql).bind(like_contains_pattern(&normalized)).fetch_all(self.db.read()).await?
+        };
+        rows.iter().map(variant_card_from_row).collect()
+    }
+
+    /// Variants on sale by id, with what a cart line shows of their product; unknown ids and
+    /// variants of retired products are left out.
+    pub async fn variant_cards(&self, ids: &[i64]) -> Result<Vec<VariantCard>, sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        // Ids are integers we parsed, so inlining them is safe and keeps one statement per call.
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let sql = format!(
+            "SELECT {VARIANT_CARD_COLUMNS} FROM variants v JOIN products p ON p.id = v.product_id \
+             WHERE p.active = 1 AND v.id IN ({list})"
+        );
+        let rows = sqlx::query(&sql).fetch_all(self.db.read()).await?;
+        rows.iter().map(variant_card_from_row).collect()
+    }
+
+    /// The variants of an active product, `None` when there is no such product on sale.
+    pub async fn product_variants(&self, product_id: i64) -> Result<Option<ProductVariants>, sqlx::Error> {
+        let Some(row) = sqlx::query(
+            "SELECT name, option1_name, option2_name, option3_name FROM products WHERE id = $1 AND active = 1",
+        )
+        .bind(product_id)
+        .fetch_optional(self.db.read())
+        .await?
+        else {
+            return Ok(None);
+        };
+        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM variants WHERE product_id = $1 ORDER BY position, id")
+            .bind(product_id)
+            .fetch_all(self.db.read())
+            .await?;
+        Ok(Some(ProductVariants { name: row.try_get("name")?, option_names: option_names(&row)?, ids }))
     }
 
     /// Active products by id, in no particular order; unknown or retired ids are left out.
@@ -183,32 +353,33 @@ impl SqlCatalog {
         rows.iter().map(card_from_row).collect()
     }
 
-    /// Active products with the least stock first (the admin's restocking list).
-    pub async fn lowest_stock(&self, limit: u32) -> Result<Vec<ProductCard>, sqlx::Error> {
-        let sql = format!("SELECT {CARD_COLUMNS} FROM products p WHERE p.active = 1 ORDER BY p.stock, p.id LIMIT $1");
-        let rows = sqlx::query(&sql).bind(i64::from(limit)).fetch_all(self.db.read()).await?;
-        rows.iter().map(card_from_row).collect()
-    }
-
-    /// Writes an edit and logs it in `catalog_changes`, in one transaction, so no instance can
-    /// see the new price without the log entry that tells it to drop the old one. Retired
-    /// products can be edited too. `None` when no product has this slug.
-    pub async fn apply_edit(&self, slug: &str, edit: ProductEdit) -> Result<Option<ProductCard>, sqlx::Error> {
+    /// Writes an edit of one variant (by SKU; a product without options has one variant, whose
+    /// SKU is the product's slug unless an import gave it another) and logs it in
+    /// `catalog_changes`, in one transaction, so no instance can see the new price without the log
+    /// entry that tells it to drop the old one. Retired products can be edited too. Returns the
+    /// product's card; `None` when no variant has this SKU.
+    pub async fn apply_edit(&self, sku: &str, edit: ProductEdit) -> Result<Option<ProductCard>, sqlx::Error> {
         let mut tx = self.db.begin_write().await?;
-        let updated = sqlx::query(
-            "UPDATE products SET price_cents = COALESCE($1, price_cents), stock = COALESCE($2, stock) WHERE slug = $3",
+        let product_id: Option<i64> = sqlx::query_scalar("SELECT product_id FROM variants WHERE sku = $1")
+            .bind(sku)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(product_id) = product_id else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        lock_products(&mut tx, self.db.dialect, &[product_id]).await?;
+        sqlx::query(
+            "UPDATE variants SET price_cents = COALESCE($1, price_cents), stock = COALESCE($2, stock) WHERE sku = $3",
         )
         .bind(edit.price_cents)
         .bind(edit.stock)
-        .bind(slug)
+        .bind(sku)
         .execute(&mut *tx)
         .await?;
-        if updated.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        let row = sqlx::query(&format!("SELECT {CARD_COLUMNS} FROM products p WHERE p.slug = $1"))
-            .bind(slug)
+        refresh_totals(&mut tx, product_id).await?;
+        let row = sqlx::query(&format!("SELECT {CARD_COLUMNS} FROM products p WHERE p.id = $1"))
+            .bind(product_id)
             .fetch_one(&mut *tx)
             .await?;
         let card = card_from_row(&row)?;

@@ -8,12 +8,12 @@
 //! lost while Redis was down). The TTL bounds anything else, such as checkout's stock updates
 //! that miss a broadcast.
 
-use super::catalog::SqlCatalog;
+use super::catalog::{ProductVariants, SqlCatalog};
 use super::page_cache::PageCache;
 use super::redis::Redis;
 use crate::domain::catalog::{normalize_search, valid_slug, Sort};
 use crate::domain::catalog_edit::ProductEdit;
-use crate::model::{Category, Listing, ProductCard, ProductDetail};
+use crate::model::{Category, Listing, ProductCard, ProductDetail, VariantCard};
 use moka::future::Cache;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -45,6 +45,10 @@ pub struct Catalog {
     /// slugs cannot push real products out of `products`.
     missing: Cache<String, ()>,
     cards: Cache<i64, Option<ProductCard>>,
+    /// Cart lines' variants by variant id (`None`: not on sale).
+    variants: Cache<i64, Option<VariantCard>>,
+    /// Which variants a product has, for requests that name only the product.
+    product_variants: Cache<i64, Option<Shared<ProductVariants>>>,
     featured: Cache<u32, Shared<Vec<ProductCard>>>,
     popular: Cache<(Option<i64>, u32), Shared<Vec<ProductCard>>>,
     /// Rendered anonymous pages show catalogue data too: cleared with the listings.
@@ -62,6 +66,45 @@ fn unshare(e: Arc<sqlx::Error>) -> sqlx::Error {
     }
 }
 
+/// Entries of `cache` by id, loading the missing ones with one `load` call and remembering ids
+/// that came back empty too (unknown or not on sale), so they are not asked for again.
+async fn by_ids<V, F, Fut>(
+    cache: &Cache<i64, Option<V>>,
+    ids: &[i64],
+    load: F,
+    id_of: fn(&V) -> i64,
+) -> Result<HashMap<i64, V>, sqlx::Error>
+where
+    V: Clone + Send + Sync + 'static,
+    F: FnOnce(Vec<i64>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<V>, sqlx::Error>>,
+{
+    let mut found = HashMap::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for &id in ids {
+        match cache.get(&id).await {
+            Some(Some(entry)) => {
+                found.insert(id, entry);
+            }
+            Some(None) => {}
+            None => missing.push(id),
+        }
+    }
+    if !missing.is_empty() {
+        missing.sort_unstable();
+        missing.dedup();
+        let mut loaded: HashMap<i64, V> = load(missing.clone()).await?.into_iter().map(|v| (id_of(&v), v)).collect();
+        for id in missing {
+            let entry = loaded.remove(&id);
+            cache.insert(id, entry.clone()).await;
+            if let Some(entry) = entry {
+                found.insert(id, entry);
+            }
+        }
+    }
+    Ok(found)
+}
+
 impl Catalog {
     /// `redis`: where to broadcast changes made here (None: the log alone carries them).
     pub fn new(sql: SqlCatalog, redis: Option<Redis>) -> Self {
@@ -74,7 +117,18 @@ impl Catalog {
             searches: Cache::builder().max_capacity(2_000).time_to_live(Duration::from_secs(60)).build(),
             products: Cache::builder()
                 .weigher(|k: &String, p: &Shared<ProductDetail>| {
-                    let bytes = k.len() + p.description.len() + p.card.name.len() + p.card.image.len() + 512;
+                    let variants: usize = p
+                        .variants
+                        .iter()
+                        .map(|v| v.sku.len() + v.image.len() + v.values.iter().map(String::len).sum::<usize>() + 96)
+                        .sum();
+                    let bytes = k.len()
+                        + p.description.len()
+                        + p.description_html.len()
+                        + p.card.name.len()
+                        + p.card.image.len()
+                        + variants
+                        + 512;
                     bytes.try_into().unwrap_or(u32::MAX)
                 })
                 .max_capacity(PRODUCT_CACHE_BYTES)
@@ -86,6 +140,9 @@ impl Catalog {
                 .time_to_live(Duration::from_secs(60))
                 .build(),
             cards: Cache::builder().max_capacity(50_000).time_to_live(ttl).build(),
+            // Dropped by product on a change, so the closure-based invalidation is enabled.
+            variants: Cache::builder().max_capacity(100_000).time_to_live(ttl).support_invalidation_closures().build(),
+            product_variants: Cache::builder().max_capacity(50_000).time_to_live(ttl).build(),
             featured: Cache::builder().max_capacity(4).time_to_live(ttl).build(),
             popular: Cache::builder().max_capacity(256).time_to_live(Duration::from_secs(60)).build(),
             redis,
@@ -169,35 +226,32 @@ impl Catalog {
 
     /// Cards of active products by id, keyed by id; unknown or retired ids are absent.
     pub async fn cards(&self, ids: &[i64]) -> Result<HashMap<i64, ProductCard>, sqlx::Error> {
-        let mut found = HashMap::with_capacity(ids.len());
-        let mut missing = Vec::new();
-        for &id in ids {
-            match self.cards.get(&id).await {
-                Some(Some(card)) => {
-                    found.insert(id, card);
-                }
-                Some(None) => {}
-                None => missing.push(id),
-            }
-        }
-        if !missing.is_empty() {
-            missing.sort_unstable();
-            missing.dedup();
-            let loaded = self.sql.cards_by_ids(&missing).await?;
-            let mut by_id: HashMap<i64, ProductCard> = loaded.into_iter().map(|c| (c.id, c)).collect();
-            for id in missing {
-                let card = by_id.remove(&id);
-                self.cards.insert(id, card.clone()).await;
-                if let Some(card) = card {
-                    found.insert(id, card);
-                }
-            }
-        }
-        Ok(found)
+        let sql = self.sql.clone();
+        by_ids(&self.cards, ids, |missing| async move { sql.cards_by_ids(&missing).await }, |c| c.id).await
     }
 
     pub async fn card(&self, id: i64) -> Result<Option<ProductCard>, sqlx::Error> {
         Ok(self.cards(&[id]).await?.remove(&id))
+    }
+
+    /// Variants on sale by id, keyed by id; unknown variants and those of retired products are
+    /// absent.
+    pub async fn variants(&self, ids: &[i64]) -> Result<HashMap<i64, VariantCard>, sqlx::Error> {
+        let sql = self.sql.clone();
+        by_ids(&self.variants, ids, |missing| async move { sql.variant_cards(&missing).await }, |c| c.id).await
+    }
+
+    pub async fn variant(&self, id: i64) -> Result<Option<VariantCard>, sqlx::Error> {
+        Ok(self.variants(&[id]).await?.remove(&id))
+    }
+
+    /// The variants of a product on sale; `None` when there is no such product on sale.
+    pub async fn product_variants(&self, product_id: i64) -> Result<Option<Shared<ProductVariants>>, sqlx::Error> {
+        let sql = self.sql.clone();
+        self.product_variants
+            .try_get_with(product_id, async move { sql.product_variants(product_id).await.map(|p| p.map(Arc::new)) })
+            .await
+            .map_err(unshare)
     }
 
     pub async fn featured(&self, limit: u32) -> Result<Shared<Vec<ProductCard>>, sqlx::Error> {
@@ -221,19 +275,16 @@ impl Catalog {
         self.announce(id).await;
     }
 
-    /// Products an admin can edit: a search among the products on sale (never cached), or with no
-    /// query the lowest stock first, which is what needs attention.
-    pub async fn for_admin(&self, query: &str) -> Result<Vec<ProductCard>, sqlx::Error> {
-        if query.trim().is_empty() {
-            return self.sql.lowest_stock(50).await;
-        }
-        Ok(self.sql.search(query, crate::domain::catalog::Sort::Name, 1).await?.1.products)
+    /// Variants an admin can edit: of the products on sale matching `query` (never cached), or
+    /// with no query the lowest stock first, which is what needs attention.
+    pub async fn for_admin(&self, query: &str) -> Result<Vec<VariantCard>, sqlx::Error> {
+        self.sql.admin_variants(query).await
     }
 
-    /// Applies an operator's edit to the product `slug` and makes every instance see it.
-    /// `None` when there is no such product.
-    pub async fn edit(&self, slug: &str, edit: ProductEdit) -> Result<Option<ProductCard>, sqlx::Error> {
-        let card = self.sql.apply_edit(slug, edit).await?;
+    /// Applies an operator's edit to the variant `sku` and makes every instance see it. `None`
+    /// when there is no such variant.
+    pub async fn edit(&self, sku: &str, edit: ProductEdit) -> Result<Option<ProductCard>, sqlx::Error> {
+        let card = self.sql.apply_edit(sku, edit).await?;
         if let Some(card) = &card {
             self.changed(card.id).await;
         }
@@ -313,15 +364,20 @@ impl Catalog {
     /// Forgets everything cached about one product and every listing it may appear in.
     pub async fn invalidate_product(&self, id: i64) {
         self.cards.invalidate(&id).await;
+        self.product_variants.invalidate(&id).await;
+        // Its variants, and every variant remembered as unknown: an import may have just made it.
+        if self.variants.invalidate_entries_if(move |_, v| v.as_ref().is_none_or(|c| c.product_id == id)).is_err() {
+            self.variants.invalidate_all();
+        }
         self.products.invalidate_all();
         self.missing.invalidate_all();
         self.invalidate_listings();
     }
 
-    /// Forgets the cached cards of `ids` only (their price or stock may be newer in the database).
-    pub async fn refresh_cards(&self, ids: &[i64]) {
+    /// Forgets the cached variants `ids` only (their price or stock may be newer in the database).
+    pub async fn refresh_variants(&self, ids: &[i64]) {
         for id in ids {
-            self.cards.invalidate(id).await;
+            self.variants.invalidate(id).await;
         }
     }
 
@@ -337,6 +393,8 @@ impl Catalog {
     pub fn invalidate_all(&self) {
         self.categories.invalidate_all();
         self.cards.invalidate_all();
+        self.variants.invalidate_all();
+        self.product_variants.invalidate_all();
         self.products.invalidate_all();
         self.missing.invalidate_all();
         self.invalidate_listings();

@@ -6,13 +6,16 @@
 //! the purchase events. Anything that does not match rolls all of it back.
 
 use super::cart_store::CartOwner;
+use super::catalog::lock_products;
 use super::db::{now_ms, Db};
 use super::sql_cart::{bump_version, lock_cart, read_lines};
 use crate::domain::cart::StoredLine;
 use crate::domain::checkout::{totals, Address, PricedLine, Quote};
 use crate::domain::money::Currency;
+use crate::domain::variants::option_label;
 use crate::model::{AdminOrder, OrderLineView, OrderSummary, OrderView};
 use sqlx::Row;
+use std::collections::HashMap;
 
 /// Where an order's lines come from.
 #[derive(Clone, Debug)]
@@ -50,8 +53,8 @@ pub struct NewOrder {
 /// Not enough of a product, or it is no longer sold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LineProblem {
-    Short { product_id: i64, name: String, available: i64 },
-    Unavailable { product_id: i64, name: String },
+    Short { variant_id: i64, name: String, available: i64 },
+    Unavailable { variant_id: i64, name: String },
 }
 
 #[derive(Debug)]
@@ -104,7 +107,7 @@ pub struct OrderStore {
 /// The products in `lines`, in id order (so concurrent orders lock rows in the same order).
 fn sorted(lines: &[StoredLine]) -> Vec<StoredLine> {
     let mut lines = lines.to_vec();
-    lines.sort_by_key(|l| l.product_id);
+    lines.sort_by_key(|l| l.variant_id);
     lines
 }
 
@@ -164,41 +167,79 @@ impl OrderStore {
         let lines = sorted(&lines);
         let mut problems = Vec::new();
         let mut priced = Vec::with_capacity(lines.len());
-        let mut names = Vec::with_capacity(lines.len());
         let mut currency = None;
+        // Products are locked before their variants, here and in every other write to variants
+        // (edits, imports), so a product's stock (the sum of its variants') is always written by
+        // whoever holds its variants, and no two writers wait on each other in a circle.
+        let ids = lines.iter().map(|l| l.variant_id.to_string()).collect::<Vec<_>>().join(",");
+        let owners: Vec<i64> =
+            sqlx::query_scalar(&format!("SELECT DISTINCT product_id FROM variants WHERE id IN ({ids})"))
+                .fetch_all(&mut *tx)
+                .await?;
+        lock_products(&mut tx, self.db.dialect, &owners).await?;
+        let mut sold: Vec<(i64, i64)> = Vec::with_capacity(lines.len());
+        let mut snapshots = Vec::with_capacity(lines.len());
         for l in &lines {
             let taken = sqlx::query(
-                "UPDATE products SET stock = stock - $1, popularity = popularity + $1 \
-                 WHERE id = $2 AND active = 1 AND stock >= $1 RETURNING price_cents, name, currency",
+                "UPDATE variants SET stock = stock - $1 WHERE id = $2 AND stock >= $1 \
+                 AND product_id IN (SELECT id FROM products WHERE active = 1) \
+                 RETURNING price_cents, product_id, sku, option1, option2, option3",
             )
             .bind(i64::from(l.quantity))
-            .bind(l.product_id)
+            .bind(l.variant_id)
             .fetch_optional(&mut *tx)
             .await?;
             if let Some(row) = taken {
+                let product_id: i64 = row.try_get("product_id")?;
                 priced.push(PricedLine {
-                    product_id: l.product_id,
+                    variant_id: l.variant_id,
                     quantity: l.quantity,
                     unit_price_cents: row.try_get("price_cents")?,
                 });
-                names.push(row.try_get::<String, _>("name")?);
-                currency.get_or_insert(Currency::parse(&row.try_get::<String, _>("currency")?).unwrap_or_default());
+                let values: Vec<String> =
+                    ["option1", "option2", "option3"].iter().map(|c| row.try_get(*c)).collect::<Result<_, _>>()?;
+                snapshots.push((product_id, row.try_get::<String, _>("sku")?, values));
+                match sold.iter_mut().find(|(p, _)| *p == product_id) {
+                    Some((_, q)) => *q += i64::from(l.quantity),
+                    None => sold.push((product_id, i64::from(l.quantity))),
+                }
                 continue;
             }
-            let row = sqlx::query("SELECT name, stock, active FROM products WHERE id = $1")
-                .bind(l.product_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let product_id = l.product_id;
+            let row = sqlx::query(
+                "SELECT p.name, p.active, v.stock FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = $1",
+            )
+            .bind(l.variant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let variant_id = l.variant_id;
             problems.push(match row {
                 Some(r) if r.try_get::<i64, _>("active")? == 1 => LineProblem::Short {
-                    product_id,
+                    variant_id,
                     name: r.try_get("name")?,
                     available: r.try_get::<i64, _>("stock")?.max(0),
                 },
-                Some(r) => LineProblem::Unavailable { product_id, name: r.try_get("name")? },
-                None => LineProblem::Unavailable { product_id, name: format!("Product {product_id}") },
+                Some(r) => LineProblem::Unavailable { variant_id, name: r.try_get("name")? },
+                None => LineProblem::Unavailable { variant_id, name: format!("Item {variant_id}") },
             });
+        }
+        sold.sort_unstable();
+        let mut products: HashMap<i64, (String, [String; 3])> = HashMap::new();
+        if problems.is_empty() {
+            for &(product_id, quantity) in &sold {
+                // The product's stock is the sum of its variants', so it drops by what they did.
+                let row = sqlx::query(
+                    "UPDATE products SET stock = stock - $1, popularity = popularity + $1 WHERE id = $2 \
+                     RETURNING name, currency, option1_name, option2_name, option3_name",
+                )
+                .bind(quantity)
+                .bind(product_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                currency.get_or_insert(Currency::parse(&row.try_get::<String, _>("currency")?).unwrap_or_default());
+                let option_names =
+                    [row.try_get("option1_name")?, row.try_get("option2_name")?, row.try_get("option3_name")?];
+                products.insert(product_id, (row.try_get("name")?, option_names));
+            }
         }
         if !problems.is_empty() {
             tx.rollback().await?;
@@ -252,13 +293,17 @@ impl OrderStore {
                 None => PlaceOutcome::Changed,
             });
         }
-        for (l, name) in priced.iter().zip(&names) {
+        for (l, (product_id, sku, values)) in priced.iter().zip(&snapshots) {
+            let (name, option_names) = &products[product_id];
             sqlx::query(
-                "INSERT INTO order_lines (order_id, product_id, name, unit_price_cents, quantity, line_total_cents) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO order_lines (order_id, product_id, variant_id, sku, options, name, unit_price_cents, \
+                 quantity, line_total_cents) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&o.id)
-            .bind(l.product_id)
+            .bind(product_id)
+            .bind(l.variant_id)
+            .bind(sku)
+            .bind(option_label(option_names, values))
             .bind(name)
             .bind(l.unit_price_cents)
             .bind(i64::from(l.quantity))
@@ -267,7 +312,7 @@ impl OrderStore {
             .await?;
             sqlx::query("INSERT INTO events (subject, kind, product_id, order_id, created_at) VALUES ($1, 'purchase', $2, $3, $4)")
                 .bind(&o.subject)
-                .bind(l.product_id)
+                .bind(product_id)
                 .bind(&o.id)
                 .bind(now)
                 .execute(&mut *tx)
@@ -419,8 +464,8 @@ impl OrderStore {
         let Some(r) = sqlx::query(&sql).bind(value).fetch_optional(self.db.read()).await? else { return Ok(None) };
         let id: String = r.try_get("id")?;
         let lines = sqlx::query(
-            "SELECT product_id, name, unit_price_cents, quantity, line_total_cents FROM order_lines \
-             WHERE order_id = $1 ORDER BY name, product_id",
+            "SELECT product_id, variant_id, sku, options, name, unit_price_cents, quantity, line_total_cents \
+             FROM order_lines WHERE order_id = $1 ORDER BY name, options, variant_id",
         )
         .bind(&id)
         .fetch_all(self.db.read())
@@ -429,6 +474,9 @@ impl OrderStore {
         .map(|l| {
             Ok(OrderLineView {
                 product_id: l.try_get("product_id")?,
+                variant_id: l.try_get("variant_id")?,
+                sku: l.try_get("sku")?,
+                options: l.try_get("options")?,
                 name: l.try_get("name")?,
                 unit_price_cents: l.try_get("unit_price_cents")?,
                 quantity: l.try_get::<i64, _>("quantity")? as u32,

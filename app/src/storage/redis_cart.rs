@@ -257,7 +257,7 @@ fn parse_hash(pairs: &[String]) -> Result<(StoredCart, Option<Claim>), StoreErro
             }
             _ => {}
         }
-        let product_id: i64 = field.parse().map_err(|_| StoreError::Backend(format!("bad cart field {field}")))?;
+        let variant_id: i64 = field.parse().map_err(|_| StoreError::Backend(format!("bad cart field {field}")))?;
         let mut parts = value.split('|');
         let (Some(q), Some(p), Some(pos)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(StoreError::Backend(format!("bad cart line {value}")));
@@ -265,9 +265,9 @@ fn parse_hash(pairs: &[String]) -> Result<(StoredCart, Option<Claim>), StoreErro
         let quantity: u32 = q.parse().map_err(|_| StoreError::Backend("bad quantity".into()))?;
         let price_cents: i64 = p.parse().map_err(|_| StoreError::Backend("bad price".into()))?;
         let pos: i64 = pos.parse().map_err(|_| StoreError::Backend("bad position".into()))?;
-        positioned.push((pos, StoredLine { product_id, quantity, price_cents }));
+        positioned.push((pos, StoredLine { variant_id, quantity, price_cents }));
     }
-    positioned.sort_by_key(|(pos, l)| (*pos, l.product_id));
+    positioned.sort_by_key(|(pos, l)| (*pos, l.variant_id));
     cart.lines = positioned.into_iter().map(|(_, l)| l).collect();
     Ok((cart, claim.map(|id| Claim { id, since_ms })))
 }
@@ -296,7 +296,7 @@ fn unclaimed(pairs: &[String]) -> Result<StoredCart, StoreError> {
 fn line_fields(lines: &[StoredLine]) -> Vec<String> {
     let mut out = Vec::with_capacity(lines.len() * 2);
     for (i, l) in lines.iter().enumerate() {
-        out.push(l.product_id.to_string());
+        out.push(l.variant_id.to_string());
         out.push(format!("{}|{}|{}", l.quantity.min(MAX_QUANTITY), l.price_cents, i));
     }
     out
@@ -497,9 +497,9 @@ impl CartStore for RedisCartStore {
     }
 
     async fn change(&self, owner: &CartOwner, change: LineChange) -> Result<Change, StoreError> {
-        let LineChange { product_id, mode, quantity, cap, price_cents, max_lines } = change;
+        let LineChange { variant_id, mode, quantity, cap, price_cents, max_lines } = change;
         let args = vec![
-            product_id.to_string(),
+            variant_id.to_string(),
             match mode {
                 Mode::Add => "add".into(),
                 Mode::Set => "set".into(),
@@ -521,8 +521,8 @@ impl CartStore for RedisCartStore {
         Ok(Change { cart, quantity: out[1].parse().unwrap_or(0), capped: out[2] == "1" })
     }
 
-    async fn remove(&self, owner: &CartOwner, product_id: i64) -> Result<StoredCart, StoreError> {
-        let args = vec![product_id.to_string(), self.ttl_secs.to_string()];
+    async fn remove(&self, owner: &CartOwner, variant_id: i64) -> Result<StoredCart, StoreError> {
+        let args = vec![variant_id.to_string(), self.ttl_secs.to_string()];
         let out = self.run(&self.scripts.remove, owner, args).await?;
         unclaimed(&out[1..])
     }
@@ -557,8 +557,8 @@ mod tests {
         let (cart, claim) = parse_hash(&pairs).unwrap();
         assert_eq!(claim, None);
         assert_eq!(cart.version, 5);
-        assert_eq!(cart.lines[0], StoredLine { product_id: 7, quantity: 1, price_cents: 150 });
-        assert_eq!(cart.lines[1], StoredLine { product_id: 12, quantity: 2, price_cents: 999 });
+        assert_eq!(cart.lines[0], StoredLine { variant_id: 7, quantity: 1, price_cents: 150 });
+        assert_eq!(cart.lines[1], StoredLine { variant_id: 12, quantity: 2, price_cents: 999 });
         assert!(parse_hash(&["x".to_string(), "1|1|1".to_string()]).is_err());
         let claimed: Vec<String> =
             ["_v", "2", "_c", "o:abc", "_ct", "17", "7", "1|150|1"].iter().map(|s| s.to_string()).collect();

@@ -51,7 +51,7 @@ pub(crate) async fn bump_version(tx: &mut Tx, cart_id: i64) -> Result<i64, sqlx:
 
 pub(crate) async fn read_lines(tx: &mut Tx, cart_id: i64) -> Result<Vec<StoredLine>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT product_id, quantity, price_cents FROM cart_items WHERE cart_id = $1 ORDER BY position, product_id",
+        "SELECT variant_id, quantity, price_cents FROM cart_items WHERE cart_id = $1 ORDER BY position, variant_id",
     )
     .bind(cart_id)
     .fetch_all(&mut **tx)
@@ -62,7 +62,7 @@ pub(crate) async fn read_lines(tx: &mut Tx, cart_id: i64) -> Result<Vec<StoredLi
 fn line_from_row(row: &sqlx::any::AnyRow) -> Result<StoredLine, sqlx::Error> {
     let q: i64 = row.try_get("quantity")?;
     Ok(StoredLine {
-        product_id: row.try_get("product_id")?,
+        variant_id: row.try_get("variant_id")?,
         quantity: q as u32,
         price_cents: row.try_get("price_cents")?,
     })
@@ -73,14 +73,14 @@ pub(crate) async fn add_lines(tx: &mut Tx, cart_id: i64, lines: &[StoredLine]) -
     for (i, l) in lines.iter().enumerate() {
         let position = now_ms() * 1000 + i as i64;
         sqlx::query(
-            "INSERT INTO cart_items (cart_id, product_id, quantity, price_cents, position) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (cart_id, product_id) DO UPDATE SET \
+            "INSERT INTO cart_items (cart_id, variant_id, quantity, price_cents, position) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (cart_id, variant_id) DO UPDATE SET \
              quantity = CASE WHEN cart_items.quantity + excluded.quantity > $6 THEN $6 \
                              ELSE cart_items.quantity + excluded.quantity END, \
              price_cents = excluded.price_cents",
         )
         .bind(cart_id)
-        .bind(l.product_id)
+        .bind(l.variant_id)
         .bind(i64::from(l.quantity.min(MAX_QUANTITY)))
         .bind(l.price_cents)
         .bind(position)
@@ -140,8 +140,8 @@ impl SqlCartStore {
 impl CartStore for SqlCartStore {
     async fn load(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
         let rows = sqlx::query(
-            "SELECT c.version, i.product_id, i.quantity, i.price_cents FROM carts c \
-             LEFT JOIN cart_items i ON i.cart_id = c.id WHERE c.owner = $1 ORDER BY i.position, i.product_id",
+            "SELECT c.version, i.variant_id, i.quantity, i.price_cents FROM carts c \
+             LEFT JOIN cart_items i ON i.cart_id = c.id WHERE c.owner = $1 ORDER BY i.position, i.variant_id",
         )
         .bind(owner.key())
         .fetch_all(self.db.read())
@@ -149,23 +149,23 @@ impl CartStore for SqlCartStore {
         let mut cart = StoredCart::default();
         for row in &rows {
             cart.version = row.try_get::<i64, _>("version").map_err(StoreError::from)? as u64;
-            if let Some(product_id) = row.try_get::<Option<i64>, _>("product_id").map_err(StoreError::from)? {
+            if let Some(variant_id) = row.try_get::<Option<i64>, _>("variant_id").map_err(StoreError::from)? {
                 let q: i64 = row.try_get("quantity").map_err(StoreError::from)?;
                 let p: i64 = row.try_get("price_cents").map_err(StoreError::from)?;
-                cart.lines.push(StoredLine { product_id, quantity: q as u32, price_cents: p });
+                cart.lines.push(StoredLine { variant_id, quantity: q as u32, price_cents: p });
             }
         }
         Ok(cart)
     }
 
     async fn change(&self, owner: &CartOwner, change: LineChange) -> Result<Change, StoreError> {
-        let LineChange { product_id, mode, quantity, cap, price_cents, max_lines } = change;
+        let LineChange { variant_id, mode, quantity, cap, price_cents, max_lines } = change;
         let mut tx = self.db.begin_write().await?;
         let (cart_id, mut version) = lock_cart(&mut tx, &owner.key()).await?;
         let current =
-            sqlx::query("SELECT quantity, price_cents FROM cart_items WHERE cart_id = $1 AND product_id = $2")
+            sqlx::query("SELECT quantity, price_cents FROM cart_items WHERE cart_id = $1 AND variant_id = $2")
                 .bind(cart_id)
-                .bind(product_id)
+                .bind(variant_id)
                 .fetch_optional(&mut *tx)
                 .await?;
         let (old, old_price) = match &current {
@@ -180,9 +180,9 @@ impl CartStore for SqlCartStore {
         let new = wanted.min(cap);
         if new == 0 {
             if current.is_some() {
-                sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND product_id = $2")
+                sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND variant_id = $2")
                     .bind(cart_id)
-                    .bind(product_id)
+                    .bind(variant_id)
                     .execute(&mut *tx)
                     .await?;
                 version = bump_version(&mut tx, cart_id).await?;
@@ -198,19 +198,19 @@ impl CartStore for SqlCartStore {
             }
             version = bump_version(&mut tx, cart_id).await?;
             sqlx::query(
-                "INSERT INTO cart_items (cart_id, product_id, quantity, price_cents, position) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO cart_items (cart_id, variant_id, quantity, price_cents, position) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(cart_id)
-            .bind(product_id)
+            .bind(variant_id)
             .bind(i64::from(new))
             .bind(price_cents)
             .bind(now_ms() * 1000)
             .execute(&mut *tx)
             .await?;
         } else if new != old || old_price != Some(price_cents) {
-            sqlx::query("UPDATE cart_items SET quantity = $3, price_cents = $4 WHERE cart_id = $1 AND product_id = $2")
+            sqlx::query("UPDATE cart_items SET quantity = $3, price_cents = $4 WHERE cart_id = $1 AND variant_id = $2")
                 .bind(cart_id)
-                .bind(product_id)
+                .bind(variant_id)
                 .bind(i64::from(new))
                 .bind(price_cents)
                 .execute(&mut *tx)
@@ -222,12 +222,12 @@ impl CartStore for SqlCartStore {
         Ok(Change { cart: StoredCart { lines, version: version as u64 }, quantity: new, capped })
     }
 
-    async fn remove(&self, owner: &CartOwner, product_id: i64) -> Result<StoredCart, StoreError> {
+    async fn remove(&self, owner: &CartOwner, variant_id: i64) -> Result<StoredCart, StoreError> {
         let mut tx = self.db.begin_write().await?;
         let (cart_id, mut version) = lock_cart(&mut tx, &owner.key()).await?;
-        let deleted = sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND product_id = $2")
+        let deleted = sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND variant_id = $2")
             .bind(cart_id)
-            .bind(product_id)
+            .bind(variant_id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -345,19 +345,19 @@ impl SqlCartStore {
             bump_version(&mut tx, guest_cart).await?;
         }
         let user_lines = read_lines(&mut tx, user_cart).await?;
-        let ids: Vec<i64> = user_lines.iter().chain(&guest_lines).map(|l| l.product_id).collect();
-        let available = catalog.cards(&ids).await.map_err(StoreError::from)?;
+        let ids: Vec<i64> = user_lines.iter().chain(&guest_lines).map(|l| l.variant_id).collect();
+        let available = catalog.variants(&ids).await.map_err(StoreError::from)?;
         let (merged, report) = merge_lines(&user_lines, &guest_lines, &available, MAX_LINES);
         for (i, line) in merged.iter().enumerate() {
             if user_lines.contains(line) {
                 continue;
             }
             sqlx::query(
-                "INSERT INTO cart_items (cart_id, product_id, quantity, price_cents, position) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity, price_cents = excluded.price_cents",
+                "INSERT INTO cart_items (cart_id, variant_id, quantity, price_cents, position) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (cart_id, variant_id) DO UPDATE SET quantity = excluded.quantity, price_cents = excluded.price_cents",
             )
             .bind(user_cart)
-            .bind(line.product_id)
+            .bind(line.variant_id)
             .bind(i64::from(line.quantity))
             .bind(line.price_cents)
             .bind(now_ms() * 1000 + i as i64)

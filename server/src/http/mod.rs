@@ -8,4 +8,5 @@ pub mod health;
 pub mod metrics;
 pub mod page_cache;
 pub mod router;
+pub mod variant_links;
 pub mod visitor_id;

@@ -1,7 +1,7 @@
 //! The axum router: health, API, pages and static files, with sessions, compression and cache
 //! headers.
 
-use super::{api, cart_events, flag_override, health, metrics, page_cache, visitor_id};
+use super::{api, cart_events, flag_override, health, metrics, page_cache, variant_links, visitor_id};
 use crate::startup;
 use app::services::visitor::Visitor;
 use app::state::AppState;
@@ -76,6 +76,7 @@ pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
         .layer(sessions)
         .layer(middleware::from_fn_with_state(state.clone(), api::guard))
         .layer(middleware::from_fn_with_state(state.clone(), page_cache::serve))
+        .layer(middleware::from_fn_with_state(state.clone(), variant_links::choose))
         .layer(middleware::from_fn_with_state(state.clone(), visitor_id::ensure))
         .layer(middleware::from_fn_with_state(state.clone(), flag_override::apply))
         // Health checks stay outside the session layer: probes must not touch the session store.

@@ -9,6 +9,7 @@
 //! binary; this file is only the generator. Editing one department's entry only changes that
 //! department's products (each department has its own PRNG stream).
 
+use super::pictures::picture;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -38,7 +39,8 @@ pub struct DemoProduct {
     /// 0..=250; 0 means sold out.
     pub stock: i64,
     pub featured: bool,
-    /// `/img/{category-slug}-{k}.svg`, k in 1..=4.
+    /// `/img/p/{noun-slug}.svg`: a drawing of the product's noun ("Heritage Baking Sheet" shows a
+    /// baking sheet), see [`super::pictures`].
     pub image: String,
     /// Unix milliseconds, within the 365 days before [`CATALOGUE_END_MS`].
     pub created_at: i64,
@@ -48,7 +50,9 @@ pub struct DemoProduct {
 
 /// Number of products generated per category.
 pub const PRODUCTS_PER_CATEGORY: usize = 45;
-/// Number of image variants per category (`/img/{slug}-1.svg` ..= `/img/{slug}-4.svg`).
+/// Number of generic pictures per category (`/img/{slug}-1.svg` ..= `/img/{slug}-4.svg`). Products
+/// no longer use them (databases seeded before still do), but the generator still draws one of
+/// them from its PRNG, see [`products()`].
 pub const IMAGES_PER_CATEGORY: u64 = 4;
 /// 2026-11-01T00:00:00Z in unix milliseconds; every `created_at` lies in the year before it.
 pub const CATALOGUE_END_MS: i64 = 1_793_491_200_000;
@@ -150,7 +154,7 @@ fn data() -> &'static CatalogueData {
 
 /// Lowercase ASCII slug: common Latin letters with diacritics are transliterated, apostrophes are
 /// dropped, every other run of characters becomes a single `-`.
-fn slugify(text: &str) -> String {
+pub(super) fn slugify(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pending_dash = false;
     for c in text.chars().flat_map(char::to_lowercase) {
@@ -296,7 +300,13 @@ pub fn products() -> Vec<DemoProduct> {
                 price_cents: price_cents(&mut rng, noun.base_price),
                 stock: stock(&mut rng),
                 featured: false,
-                image: format!("/img/{}-{}.svg", department.slug, 1 + rng.below(IMAGES_PER_CATEGORY)),
+                image: {
+                    // The picture follows the noun. The draw that used to pick one of the generic
+                    // category pictures stays, so that the later values of this stream (dates,
+                    // popularity, the next products) are the ones the shop has always seeded.
+                    let _ = rng.below(IMAGES_PER_CATEGORY);
+                    picture(&noun.name)
+                },
                 created_at: CATALOGUE_END_MS - 1 - rng.below(365 * DAY_MS as u64) as i64,
                 popularity: popularity(&mut rng),
             });
@@ -434,12 +444,50 @@ mod tests {
 
     #[test]
     fn images_exist() {
-        let cats = categories();
+        let departments = &data().department;
         for p in products() {
-            let slug = &cats[(p.category_id - 1) as usize].slug;
-            assert!(p.image.starts_with(&format!("/img/{slug}-")), "{}", p.image);
+            // The product's noun is the longest one of its department that ends its name
+            // ("{qualifier} {noun}"), so "Heritage Baking Sheet" shows a baking sheet.
+            let nouns = &departments[(p.category_id - 1) as usize].nouns;
+            let noun = nouns.iter().filter(|n| p.name.ends_with(&format!(" {}", n.name))).max_by_key(|n| n.name.len());
+            let noun = noun.unwrap_or_else(|| panic!("no noun for {}", p.name));
+            assert_eq!(p.image, picture(&noun.name), "{}", p.name);
             let path = format!("{PUBLIC_DIR}{}", p.image);
             assert!(Path::new(&path).is_file(), "missing image {path}");
+        }
+    }
+
+    /// Every noun has a drawing of its own (two nouns sharing one would show the wrong object
+    /// again, so no two files are the same either), clothes and shoes one per colour as well, and
+    /// `public/img/p` holds nothing else.
+    #[test]
+    fn every_noun_has_its_own_picture() {
+        use crate::seed::pictures::{coloured_picture, COLOURED_DEPARTMENTS, COLOURS};
+        let mut expected: HashSet<String> = HashSet::new();
+        let mut contents: HashSet<Vec<u8>> = HashSet::new();
+        for d in &data().department {
+            let coloured = COLOURED_DEPARTMENTS.contains(&d.slug.as_str());
+            for noun in &d.nouns {
+                let mut paths = vec![picture(&noun.name)];
+                for colour in COLOURS {
+                    let path = coloured_picture(&noun.name, colour);
+                    assert_eq!(path.is_some(), coloured, "{} in {colour}", noun.name);
+                    paths.extend(path);
+                }
+                for path in paths {
+                    let file = format!("{PUBLIC_DIR}{path}");
+                    let bytes = std::fs::read(&file).unwrap_or_else(|e| {
+                        panic!("missing picture {file} for {} (see seed/pictures.rs): {e}", noun.name)
+                    });
+                    assert!(expected.insert(path.clone()), "{path} is shared by two nouns");
+                    assert!(contents.insert(bytes), "{path} is a copy of another picture");
+                }
+            }
+        }
+        let dir = std::fs::read_dir(format!("{PUBLIC_DIR}/img/p")).expect("public/img/p");
+        for entry in dir {
+            let name = entry.expect("directory entry").file_name().to_string_lossy().into_owned();
+            assert!(expected.contains(&format!("/img/p/{name}")), "public/img/p/{name} belongs to no noun");
         }
     }
 
@@ -460,7 +508,9 @@ mod tests {
 
     /// The catalogue is exactly the one the shop has always seeded (the tests, the end-to-end
     /// specs and existing databases rely on its slugs, prices and stock): a fingerprint of every
-    /// field of every category and product, taken before the words moved into the data file.
+    /// field of every category and product but the image, taken before pictures followed the
+    /// noun (and equal to the catalogue from before the words moved into the data file, whose
+    /// fingerprint with the old images was 0x4718_1fb0_aa89_7854). `images_exist` checks images.
     #[test]
     fn the_catalogue_is_unchanged() {
         let mut text = String::new();
@@ -469,7 +519,7 @@ mod tests {
         }
         for p in products() {
             text.push_str(&format!(
-                "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}\n",
+                "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}\n",
                 p.id,
                 p.slug,
                 p.name,
@@ -478,7 +528,6 @@ mod tests {
                 p.price_cents,
                 p.stock,
                 p.featured,
-                p.image,
                 p.created_at,
                 p.popularity
             ));
@@ -486,7 +535,7 @@ mod tests {
         // FNV-1a, 64 bits.
         let hash =
             text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-        assert_eq!(hash, 0x4718_1fb0_aa89_7854, "the demo catalogue changed");
+        assert_eq!(hash, 0x5b7c_98be_c8bd_4945, "the demo catalogue changed");
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! Loads the demo catalogue (`demo`) and a synthetic order history (`history`) into an empty
-//! database.
+//! Loads the demo catalogue (`demo`, with its product `pictures` and its `options`) and a synthetic
+//! order history (`history`) into an empty database.
 
 pub mod demo;
 pub mod history;
+pub mod options;
+pub mod pictures;
 
 use app::domain::catalog::normalize_text;
 use app::storage::db::Db;
@@ -52,9 +54,47 @@ pub async fn seed(db: &Db) -> Result<usize, sqlx::Error> {
         .bind(search_text)
         .execute(&mut *tx)
         .await?;
+        let (names, variants) = options::variants(p, |colour| colour_picture(&p.image, colour));
+        for (i, v) in variants.iter().enumerate() {
+            let value = |k: usize| v.values.get(k).map(String::as_str).unwrap_or("");
+            sqlx::query(
+                "INSERT INTO variants (id, product_id, sku, option1, option2, option3, price_cents, compare_at_cents, \
+                 stock, image, position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(v.id)
+            .bind(p.id)
+            .bind(&v.sku)
+            .bind(value(0))
+            .bind(value(1))
+            .bind(value(2))
+            .bind(v.price_cents)
+            .bind(v.compare_at_cents)
+            .bind(v.stock)
+            .bind(&v.image)
+            .bind(i as i64)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let name = |k: usize| names.get(k).copied().unwrap_or("");
+        sqlx::query("UPDATE products SET option1_name = $1, option2_name = $2, option3_name = $3 WHERE id = $4")
+            .bind(name(0))
+            .bind(name(1))
+            .bind(name(2))
+            .bind(p.id)
+            .execute(&mut *tx)
+            .await?;
+        app::storage::catalog::refresh_totals(&mut tx, p.id).await?;
     }
     tx.commit().await?;
     Ok(products.len())
+}
+
+/// The picture of a product in one colour (`/img/p/tee.svg` → `/img/p/tee-navy.svg`). Only clothes
+/// and shoes come in colours, and `pictures`' tests check each of their nouns is drawn in every one.
+fn colour_picture(image: &str, colour: &str) -> Option<String> {
+    let stem = image.strip_prefix("/img/p/")?.strip_suffix(".svg")?;
+    let known = pictures::COLOURS.iter().any(|c| c.eq_ignore_ascii_case(colour));
+    known.then(|| format!("/img/p/{stem}-{}.svg", colour.to_lowercase()))
 }
 
 /// Loads a synthetic purchase history (see `history`) when there are no events yet, so the demo

@@ -20,7 +20,7 @@ async fn main() {
         .await
         .unwrap();
     shop.state.catalog.invalidate_all();
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM products WHERE active = 1 LIMIT 100")
+    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM products WHERE option1_name = '' AND active = 1 LIMIT 100")
         .fetch_all(shop.state.db.read())
         .await
         .unwrap();

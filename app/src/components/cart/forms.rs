@@ -21,18 +21,18 @@ pub fn on_cart_submit(ctx: CartCtx) -> impl Fn(leptos::ev::SubmitEvent) + Clone 
             let Ok(data) = web_sys::FormData::new_with_form(&form) else { return };
             let field = |name: &str| data.get(name).as_string().unwrap_or_default();
             let action = form.get_attribute("action").unwrap_or_default();
-            let product_id = field("product_id").trim().parse::<i64>().ok();
+            let variant_id = field("variant_id").trim().parse::<i64>().ok();
             let quantity = field("quantity").trim().parse::<u32>().ok();
             let (add, set) = (AddToCart::url(), SetCartQuantity::url());
             let (remove, clear) = (RemoveFromCart::url(), ClearCart::url());
-            let op = match (action.as_str(), product_id, quantity) {
-                (a, Some(product_id), Some(quantity)) if a == add && (1..=MAX_QUANTITY).contains(&quantity) => {
-                    CartOp::Add { product_id, quantity }
+            let op = match (action.as_str(), variant_id, quantity) {
+                (a, Some(variant_id), Some(quantity)) if a == add && (1..=MAX_QUANTITY).contains(&quantity) => {
+                    CartOp::Add { variant_id, quantity }
                 }
-                (a, Some(product_id), Some(quantity)) if a == set && quantity <= MAX_QUANTITY => {
-                    CartOp::Set { product_id, quantity }
+                (a, Some(variant_id), Some(quantity)) if a == set && quantity <= MAX_QUANTITY => {
+                    CartOp::Set { variant_id, quantity }
                 }
-                (a, Some(product_id), _) if a == remove => CartOp::Remove { product_id },
+                (a, Some(variant_id), _) if a == remove => CartOp::Remove { variant_id },
                 (a, _, _) if a == clear => CartOp::Clear,
                 // Let the server explain what is wrong with the input.
                 _ => return,

@@ -151,18 +151,20 @@ impl CartCtx {
         self.in_flight.update(|n| *n += 1);
         leptos::task::spawn_local(async move {
             let result = match &op {
-                CartOp::Add { product_id, quantity } => add_to_cart(product_id.to_string(), quantity.to_string()).await,
-                CartOp::Set { product_id, quantity } => {
-                    set_cart_quantity(product_id.to_string(), quantity.to_string()).await
+                CartOp::Add { variant_id, quantity } => {
+                    add_to_cart(Some(variant_id.to_string()), None, quantity.to_string()).await
                 }
-                CartOp::Remove { product_id } => remove_from_cart(product_id.to_string()).await,
+                CartOp::Set { variant_id, quantity } => {
+                    set_cart_quantity(Some(variant_id.to_string()), None, quantity.to_string()).await
+                }
+                CartOp::Remove { variant_id } => remove_from_cart(Some(variant_id.to_string()), None).await,
                 CartOp::Clear => clear_cart().await,
             };
             ctx.in_flight.update(|n| *n = n.saturating_sub(1));
             match result {
                 Ok(view) => {
-                    if let CartOp::Add { product_id, .. } = op {
-                        ctx.last_added.set(Some(product_id));
+                    if let CartOp::Add { variant_id, .. } = op {
+                        ctx.last_added.set(Some(variant_id));
                         if ctx.is_drawer() {
                             ctx.drawer_open.set(true);
                         } else if view.notices.is_empty() {

@@ -6,7 +6,7 @@ use super::store::CartCtx;
 use crate::api::cart::{AddToCart, RemoveFromCart, SetCartQuantity};
 use crate::domain::cart::line_cap;
 use crate::domain::money::format_cents;
-use crate::model::CartLine;
+use crate::model::{CartLine, ProductCard};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
@@ -43,13 +43,24 @@ pub fn CartBadge() -> impl IntoView {
     }
 }
 
-/// "Add to cart" for a listing card: one unit.
+/// "Add to cart" for a listing card: one unit of a product's only variant. A product with
+/// several variants gets a link to its page, where they are chosen.
 #[component]
-pub fn AddToCartButton(product_id: i64, sold_out: bool, name: String) -> impl IntoView {
+pub fn AddToCartButton(product: ProductCard) -> impl IntoView {
     let ctx = expect_context::<CartCtx>();
+    let name = product.name.clone();
+    let sold_out = product.stock <= 0;
+    let Some(variant_id) = product.single_variant else {
+        return view! {
+            <a class="btn btn-secondary btn-small" href=format!("/p/{}", product.slug) aria-label=format!("Choose options: {name}")>
+                "Choose options"
+            </a>
+        }
+        .into_any();
+    };
     view! {
         <form method="post" action=AddToCart::url() on:submit=on_cart_submit(ctx)>
-            <input type="hidden" name="product_id" value=product_id />
+            <input type="hidden" name="variant_id" value=variant_id />
             <input type="hidden" name="quantity" value="1" />
             <button
                 type="submit"
@@ -61,6 +72,7 @@ pub fn AddToCartButton(product_id: i64, sold_out: bool, name: String) -> impl In
             </button>
         </form>
     }
+    .into_any()
 }
 
 /// Quantity controls, line total and remove button of one line (cart page and drawer).
@@ -68,22 +80,26 @@ pub fn AddToCartButton(product_id: i64, sold_out: bool, name: String) -> impl In
 pub fn CartLineView(line: CartLine, #[prop(optional)] in_drawer: bool) -> impl IntoView {
     let ctx = expect_context::<CartCtx>();
     let submit = on_cart_submit(ctx);
-    let pid = line.product_id;
+    let pid = line.variant_id;
     let q = line.quantity;
     let max = line_cap(line.stock_available);
     let currency = ctx.view().map(|v| v.currency).unwrap_or_default();
     let href = format!("/p/{}", line.slug);
-    let name = line.name.clone();
+    // Screen readers and buttons name the variant, not only the product.
+    let name = if line.options.is_empty() { line.name.clone() } else { format!("{} ({})", line.name, line.options) };
     let qty_id = format!("{}qty-{pid}", if in_drawer { "drawer-" } else { "" });
+    let title = line.name.clone();
+    let options = line.options.clone();
     view! {
-        <li class="cart-line" data-product-id=pid>
+        <li class="cart-line" data-product-id=line.product_id data-variant-id=pid>
             {(!line.image.is_empty()).then(|| view! { <img src=line.image.clone() alt="" width="96" height="96" loading="lazy" /> })}
             <div>
                 {if line.on_sale {
-                    view! { <h3><a href=href>{name.clone()}</a></h3> }.into_any()
+                    view! { <h3><a href=href>{title}</a></h3> }.into_any()
                 } else {
-                    view! { <h3>{name.clone()}</h3> }.into_any()
+                    view! { <h3>{title}</h3> }.into_any()
                 }}
+                {(!options.is_empty()).then(|| view! { <p class="line-options">{options}</p> })}
                 <p class="line-meta">
                     {format_cents(line.unit_price_cents, currency)} " each"
                     {line.previous_price_cents.map(|p| view! { <span class="price-changed">" · was " {format_cents(p, currency)}</span> })}
@@ -100,18 +116,18 @@ pub fn CartLineView(line: CartLine, #[prop(optional)] in_drawer: bool) -> impl I
                     view! {
                         <div class="qty-form">
                             <form method="post" action=SetCartQuantity::url() on:submit=submit>
-                                <input type="hidden" name="product_id" value=pid />
+                                <input type="hidden" name="variant_id" value=pid />
                                 <input type="hidden" name="quantity" value=q.saturating_sub(1) />
                                 <button type="submit" class="btn btn-icon" aria-label=format!("One fewer {name}")>"−"</button>
                             </form>
                             <form method="post" action=SetCartQuantity::url() on:submit=submit2 class="qty-set">
-                                <input type="hidden" name="product_id" value=pid />
+                                <input type="hidden" name="variant_id" value=pid />
                                 <label for=qty_id.clone() class="visually-hidden">{format!("Quantity of {name}")}</label>
                                 <input id=qty_id.clone() type="number" name="quantity" min="0" max=max value=q inputmode="numeric" />
                                 <button type="submit" class="btn btn-small">"Update"</button>
                             </form>
                             <form method="post" action=AddToCart::url() on:submit=submit3>
-                                <input type="hidden" name="product_id" value=pid />
+                                <input type="hidden" name="variant_id" value=pid />
                                 <input type="hidden" name="quantity" value="1" />
                                 <button type="submit" class="btn btn-icon" aria-label=format!("One more {name}") disabled={q >= max}>"+"</button>
                             </form>
@@ -120,8 +136,8 @@ pub fn CartLineView(line: CartLine, #[prop(optional)] in_drawer: bool) -> impl I
                 })}
                 <span class="line-total">{format_cents(line.line_total_cents, currency)}</span>
                 <form method="post" action=RemoveFromCart::url() on:submit=on_cart_submit(ctx)>
-                    <input type="hidden" name="product_id" value=pid />
-                    <button type="submit" class="btn btn-link btn-danger" aria-label=format!("Remove {} from cart", line.name)>"Remove"</button>
+                    <input type="hidden" name="variant_id" value=pid />
+                    <button type="submit" class="btn btn-link btn-danger" aria-label=format!("Remove {name} from cart")>"Remove"</button>
                 </form>
             </div>
         </li>
