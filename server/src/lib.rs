@@ -5,10 +5,12 @@
 //!
 //! - `http`: the HTTP edge (router, API guard, page cache, visitor id, flag override, cart
 //!   events stream, health, metrics);
+//! - `catalog_import`: `server catalog import`, products from Shopify's product CSV;
 //! - `seed`: the demo catalogue and order history loaded into an empty database;
 //! - `startup`, `tasks`, `cli`, `telemetry`: building the state, background work, the commands
 //!   besides serving, logging.
 
+pub mod catalog_import;
 pub mod cli;
 pub mod http;
 pub mod seed;
