@@ -1,5 +1,6 @@
 import { test, expect, Page } from "@playwright/test";
-import { hydrated, cents } from "./helpers";
+import * as path from "path";
+import { hydrated, cents, serverCommand } from "./helpers";
 
 /** The first product on /c/apparel that has options (its card links to "Choose options"). */
 async function productWithOptions(page: Page): Promise<{ name: string; href: string }> {
@@ -93,4 +94,35 @@ test("a sold-out combination cannot be added", async ({ page }) => {
     return;
   }
   throw new Error("no apparel product with a sold-out variant");
+});
+
+test("the sample Shopify export imports into the running shop and its products can be browsed and bought", async ({
+  page,
+}) => {
+  const repo = path.resolve(__dirname, "..", "..");
+  const report = serverCommand([
+    "catalog",
+    "import",
+    path.join(repo, "samples", "shopify_products.csv"),
+    "--public-dir",
+    path.join(repo, "public"),
+  ]);
+  expect(report).toMatch(/products: 32 created/);
+  // The running server hears of the import through the change log (every 2 s).
+  await expect
+    .poll(async () => (await page.request.get("/p/merino-crew-tee")).status(), { timeout: 15_000 })
+    .toBe(200);
+  await page.goto("/p/merino-crew-tee");
+  await hydrated(page);
+  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Merino Crew Tee");
+  await expect(page.getByRole("group", { name: "Size" })).toBeVisible();
+  // The description's HTML survives sanitising as HTML.
+  await expect(page.locator(".description li").first()).toBeVisible();
+  await page.getByRole("group", { name: "Size" }).getByText("L", { exact: true }).click();
+  await expect(page).toHaveURL(/\?variant=MCT-L-/);
+  const added = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/cart/add");
+  await page.getByRole("button", { name: "Add to cart", exact: true }).click();
+  expect((await added).status()).toBe(200);
+  await page.goto("/search?q=merino");
+  await expect(page.getByRole("link", { name: "Merino Crew Tee" }).first()).toBeVisible();
 });

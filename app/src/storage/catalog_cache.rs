@@ -363,6 +363,8 @@ impl Catalog {
 
     /// Forgets everything cached about one product and every listing it may appear in.
     pub async fn invalidate_product(&self, id: i64) {
+        // An import may have added the product's category too (one small entry).
+        self.categories.invalidate_all();
         self.cards.invalidate(&id).await;
         self.product_variants.invalidate(&id).await;
         // Its variants, and every variant remembered as unknown: an import may have just made it.

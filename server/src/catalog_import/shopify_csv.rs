@@ -144,6 +144,9 @@ pub struct Plan {
     pub skipped: Vec<Skipped>,
 }
 
+/// The picture of a product whose rows name none (shipped in `public/img`).
+pub const PLACEHOLDER_IMAGE: &str = "/img/placeholder.svg";
+
 /// Reads a Shopify product CSV. `local_image_exists` answers for picture paths such as
 /// `/img/shoes-1.svg` (already checked for shape: it only has to say whether the file is there).
 pub fn parse(
@@ -431,7 +434,8 @@ impl Parser<'_> {
                 .first()
                 .or_else(|| group.variants.iter().map(|v| &v.image).find(|i| !i.is_empty()))
                 .cloned()
-                .unwrap_or_default();
+                // A product without a picture still shows a frame rather than a broken image.
+                .unwrap_or_else(|| PLACEHOLDER_IMAGE.to_string());
             plan.products.push(ProductPlan {
                 line: group.first_line,
                 slug: group.handle,
