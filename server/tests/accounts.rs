@@ -302,6 +302,12 @@ async fn merge_drops_unavailable_and_caps_at_stock(kind: Kind) {
         .execute(&mut *s.state.db.write().await.unwrap())
         .await
         .unwrap();
+    // The variant is what carts and checkout read (these products have one).
+    sqlx::query("UPDATE variants SET stock = 5 WHERE product_id = $1")
+        .bind(ids[0])
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
     sqlx::query("UPDATE products SET active = 0 WHERE id = $1")
         .bind(ids[1])
         .execute(&mut *s.state.db.write().await.unwrap())

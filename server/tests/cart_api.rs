@@ -28,6 +28,13 @@ async fn product(s: &TestServer, min_stock: i64) -> i64 {
         .execute(&mut *s.state.db.write().await.unwrap())
         .await
         .unwrap();
+    // The variant is what carts and checkout read (these products have one).
+    sqlx::query("UPDATE variants SET stock = $1 WHERE product_id = $2 AND stock < $1")
+        .bind(min_stock)
+        .bind(id)
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
     s.state.catalog.invalidate_product(id).await;
     id
 }
@@ -173,6 +180,11 @@ async fn bad_input_is_refused_and_changes_nothing(kind: Kind) {
         .execute(&mut *s.state.db.write().await.unwrap())
         .await
         .unwrap();
+    // The variant is what carts and checkout read (these products have one).
+    sqlx::query("UPDATE variants SET stock = 0 WHERE product_id = 2")
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
     s.state.catalog.invalidate_product(2).await;
     let (status, answer) = post(&http, s, "/api/cart/add", "product_id=2&quantity=1").await;
     assert_eq!(status, 422);
@@ -192,7 +204,18 @@ async fn restore_validates_and_never_overrides(kind: Kind) {
         .execute(&mut *s.state.db.write().await.unwrap())
         .await
         .unwrap();
+    // The variant is what carts and checkout read (these products have one).
+    sqlx::query("UPDATE variants SET stock = 3 WHERE product_id = $1")
+        .bind(a)
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
     sqlx::query("UPDATE products SET stock = 0 WHERE id = 3")
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
+    // The variant is what carts and checkout read (these products have one).
+    sqlx::query("UPDATE variants SET stock = 0 WHERE product_id = 3")
         .execute(&mut *s.state.db.write().await.unwrap())
         .await
         .unwrap();

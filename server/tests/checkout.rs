@@ -78,6 +78,12 @@ async fn fifty_buyers_for_ten_units_make_ten_orders(kind: Kind) {
         .execute(&mut *s.state.db.write().await.unwrap())
         .await
         .unwrap();
+    // The variant is what carts and checkout read (these products have one).
+    sqlx::query("UPDATE variants SET stock = 10 WHERE product_id = $1")
+        .bind(pid)
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
     s.state.catalog.invalidate_product(pid).await;
     let mut buyers = Vec::new();
     for _ in 0..50 {
@@ -245,6 +251,12 @@ async fn bad_checkout_input_is_refused(kind: Kind) {
     }
     // A shortage at the last moment: refused, cart kept as it was.
     sqlx::query("UPDATE products SET stock = 1 WHERE id = $1")
+        .bind(ps[0].0)
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
+    // The variant is what carts and checkout read (these products have one).
+    sqlx::query("UPDATE variants SET stock = 1 WHERE product_id = $1")
         .bind(ps[0].0)
         .execute(&mut *s.state.db.write().await.unwrap())
         .await

@@ -32,7 +32,14 @@ async fn orders(s: &TestServer) -> i64 {
 }
 
 async fn set_price(s: &TestServer, id: i64, cents: i64) {
-    sqlx::query("UPDATE products SET price_cents = $1 WHERE id = $2")
+    sqlx::query("UPDATE products SET price_cents = $1, max_price_cents = $1 WHERE id = $2")
+        .bind(cents)
+        .bind(id)
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
+    // The variant is what carts and checkout read (these products have one).
+    sqlx::query("UPDATE variants SET price_cents = $1 WHERE product_id = $2")
         .bind(cents)
         .bind(id)
         .execute(&mut *s.state.db.write().await.unwrap())

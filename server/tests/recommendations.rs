@@ -132,6 +132,12 @@ async fn bought_together_drives_product_recommendations(backend: Backend) {
         .execute(&mut *s.state.db.write().await.unwrap())
         .await
         .unwrap();
+    // The variant is what carts and checkout read (these products have one).
+    sqlx::query("UPDATE variants SET stock = 0 WHERE product_id = $1")
+        .bind(sold_out)
+        .execute(&mut *s.state.db.write().await.unwrap())
+        .await
+        .unwrap();
     s.state.catalog.invalidate_all();
     app::services::recs::recompute(&s.state).await.unwrap();
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM product_neighbours WHERE product_id = $1")
