@@ -377,3 +377,58 @@ async fn changed_products_are_announced_on_redis() {
     }
     assert_eq!(*heard.lock().unwrap(), ["7", "11"]);
 }
+
+/// What `s` serves for the product `slug`: its listing price and the price of variant `sku`, or
+/// `None` while it has no such product.
+async fn served(http: &reqwest::Client, s: &testkit::TestServer, slug: &str, sku: &str) -> Option<(i64, i64)> {
+    let (status, body) = testkit::post(http, s, "/api/catalog/product", &format!("slug={slug}")).await;
+    if status == 404 {
+        return None;
+    }
+    assert_eq!(status, 200, "{body}");
+    let variant = body["variants"].as_array().unwrap().iter().find(|v| v["sku"] == sku).unwrap();
+    Some((body["card"]["price_cents"].as_i64().unwrap(), variant["price_cents"].as_i64().unwrap()))
+}
+
+/// Polls until every server in `servers` serves `want`.
+async fn until_all_serve(servers: &[&testkit::TestServer], slug: &str, sku: &str, want: Option<(i64, i64)>) {
+    let http = testkit::browser();
+    let started = std::time::Instant::now();
+    for s in servers {
+        loop {
+            let got = served(&http, s, slug, sku).await;
+            if got == want {
+                break;
+            }
+            assert!(started.elapsed().as_secs() < 10, "{slug}: still {got:?} instead of {want:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Running instances show what an import created and changed, though they had the product (or
+/// its absence) cached: through the change log alone (SQLite, no Redis), and at once over Redis
+/// on two PostgreSQL instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn running_instances_pick_up_an_import() {
+    // Embedded: one instance, the change log only.
+    let t = database(Backend::Sqlite).await;
+    let s = testkit::spawn(&t.url, None).await;
+    let http = testkit::browser();
+    assert_eq!(served(&http, &s, "merino-crew-tee", "MCT-L-NAV").await, None, "remembered as unknown");
+    import(&t.db, SAMPLE, false).await;
+    until_all_serve(&[&s], "merino-crew-tee", "MCT-L-NAV", Some((3800, 3800))).await;
+    import(&t.db, &with_cell(SAMPLE, "MCT-L-NAV", "Variant Price", "36.50"), false).await;
+    until_all_serve(&[&s], "merino-crew-tee", "MCT-L-NAV", Some((3650, 3650))).await;
+
+    // Scaled out: two instances on PostgreSQL + Redis, told over Redis as the command does.
+    let t = database(Backend::Postgres).await;
+    let redis = testkit::RedisServer::start();
+    let a = testkit::spawn(&t.url, Some(&redis.url())).await;
+    let b = testkit::spawn(&t.url, Some(&redis.url())).await;
+    import(&t.db, SAMPLE, false).await;
+    until_all_serve(&[&a, &b], "merino-crew-tee", "MCT-L-NAV", Some((3800, 3800))).await;
+    let report = import(&t.db, &with_cell(SAMPLE, "MCT-L-NAV", "Variant Price", "36.50"), false).await;
+    server::catalog_import::announce(&redis.url(), &report.changed_product_ids).await;
+    until_all_serve(&[&a, &b], "merino-crew-tee", "MCT-L-NAV", Some((3650, 3650))).await;
+}
