@@ -66,6 +66,11 @@ pub async fn lock_products(conn: &mut sqlx::AnyConnection, dialect: Dialect, ids
     if dialect != Dialect::Postgres || ids.is_empty() {
         return Ok(());
     }
+    // The table lock first, in the mode the coming UPDATE of products takes anyway (writers do
+    // not block each other with it): a catalogue import locks `products` then `variants` whole,
+    // and so must everyone else, or a checkout holding variants could wait on the import while
+    // the import waits on it.
+    sqlx::query("LOCK TABLE products IN ROW EXCLUSIVE MODE").execute(&mut *conn).await?;
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
