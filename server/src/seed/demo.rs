@@ -10,6 +10,7 @@
 //! department's products (each department has its own PRNG stream).
 
 use super::pictures::picture;
+use super::slug::slugify;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -150,41 +151,6 @@ fn data() -> &'static CatalogueData {
         data
     });
     &DATA
-}
-
-/// Lowercase ASCII slug: common Latin letters with diacritics are transliterated, apostrophes are
-/// dropped, every other run of characters becomes a single `-`.
-pub(super) fn slugify(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut pending_dash = false;
-    for c in text.chars().flat_map(char::to_lowercase) {
-        let mut buf = [0u8; 4];
-        let mapped: &str = match c {
-            'a'..='z' | '0'..='9' => c.encode_utf8(&mut buf),
-            '\'' | '\u{2019}' => continue,
-            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => "a",
-            'æ' => "ae",
-            'ç' => "c",
-            'è' | 'é' | 'ê' | 'ë' => "e",
-            'ì' | 'í' | 'î' | 'ï' => "i",
-            'ñ' => "n",
-            'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => "o",
-            'œ' => "oe",
-            'ù' | 'ú' | 'û' | 'ü' => "u",
-            'ý' | 'ÿ' => "y",
-            'ß' => "ss",
-            _ => {
-                pending_dash = true;
-                continue;
-            }
-        };
-        if pending_dash && !out.is_empty() {
-            out.push('-');
-        }
-        pending_dash = false;
-        out.push_str(mapped);
-    }
-    out
 }
 
 /// Price in cents between 70% and 140% of the noun's typical price (at least 5 whole units),

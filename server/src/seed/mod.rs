@@ -5,6 +5,7 @@ pub mod demo;
 pub mod history;
 pub mod options;
 pub mod pictures;
+mod slug;
 
 use app::domain::catalog::normalize_text;
 use app::storage::db::Db;

@@ -7,7 +7,7 @@
 //! scripts beyond what the object needs). A new noun in the data file needs its drawing, and a
 //! new apparel or shoes noun its coloured ones too: the demo tests list any that are missing.
 
-use super::demo::slugify;
+use super::slug::slugify;
 use serde::Deserialize;
 use std::collections::HashSet;
 use std::sync::LazyLock;
