@@ -394,13 +394,17 @@ async fn served(http: &reqwest::Client, s: &testkit::TestServer, slug: &str, sku
 async fn until_all_serve(servers: &[&testkit::TestServer], slug: &str, sku: &str, want: Option<(i64, i64)>) {
     let http = testkit::browser();
     let started = std::time::Instant::now();
-    for s in servers {
+    for (n, s) in servers.iter().enumerate() {
         loop {
             let got = served(&http, s, slug, sku).await;
             if got == want {
                 break;
             }
-            assert!(started.elapsed().as_secs() < 10, "{slug}: still {got:?} instead of {want:?}");
+            assert!(
+                started.elapsed().as_secs() < 10,
+                "server {n} of {}: {slug} still {got:?} instead of {want:?}",
+                servers.len()
+            );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
@@ -414,12 +418,15 @@ async fn running_instances_pick_up_an_import() {
     // Embedded: one instance, the change log only.
     let t = database(Backend::Sqlite).await;
     let s = testkit::spawn(&t.url, None).await;
+    // The follower a served instance runs (the test harness starts no background tasks).
+    let follower = server::tasks::spawn_catalog_follow(s.state.clone());
     let http = testkit::browser();
     assert_eq!(served(&http, &s, "merino-crew-tee", "MCT-L-NAV").await, None, "remembered as unknown");
     import(&t.db, SAMPLE, false).await;
     until_all_serve(&[&s], "merino-crew-tee", "MCT-L-NAV", Some((3800, 3800))).await;
     import(&t.db, &with_cell(SAMPLE, "MCT-L-NAV", "Variant Price", "36.50"), false).await;
     until_all_serve(&[&s], "merino-crew-tee", "MCT-L-NAV", Some((3650, 3650))).await;
+    follower.abort();
 
     // Scaled out: two instances on PostgreSQL + Redis, told over Redis as the command does.
     let t = database(Backend::Postgres).await;
@@ -428,6 +435,7 @@ async fn running_instances_pick_up_an_import() {
     let b = testkit::spawn(&t.url, Some(&redis.url())).await;
     import(&t.db, SAMPLE, false).await;
     until_all_serve(&[&a, &b], "merino-crew-tee", "MCT-L-NAV", Some((3800, 3800))).await;
+    // No follower runs here: only the broadcast can tell them.
     let report = import(&t.db, &with_cell(SAMPLE, "MCT-L-NAV", "Variant Price", "36.50"), false).await;
     server::catalog_import::announce(&redis.url(), &report.changed_product_ids).await;
     until_all_serve(&[&a, &b], "merino-crew-tee", "MCT-L-NAV", Some((3650, 3650))).await;

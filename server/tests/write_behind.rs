@@ -12,8 +12,8 @@ const BEHIND: &[(&str, &str)] = &[("CART_PERSISTENCE", "write-behind"), ("CART_F
 /// Every cart SQL holds: owner → (version, [(product, quantity)]).
 async fn sql_carts(db: &app::storage::db::Db) -> BTreeMap<String, (i64, Vec<(i64, i64)>)> {
     let rows: Vec<(String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
-        "SELECT c.owner, c.version, i.product_id, i.quantity FROM carts c \
-         LEFT JOIN cart_items i ON i.cart_id = c.id ORDER BY c.owner, i.product_id",
+        "SELECT c.owner, c.version, i.variant_id, i.quantity FROM carts c \
+         LEFT JOIN cart_items i ON i.cart_id = c.id ORDER BY c.owner, i.variant_id",
     )
     .fetch_all(db.read())
     .await

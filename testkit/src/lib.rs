@@ -399,13 +399,14 @@ pub fn rss_bytes() -> u64 {
     pages * 4096
 }
 
-/// A real failure inside the SQL merge: writing `product_id` into an account cart raises.
+/// A real failure inside the SQL merge: writing `product_id` (a product without options: its
+/// variant has its id) into an account cart raises.
 pub async fn install_merge_failure(s: &TestServer, backend: Backend, product_id: i64) {
     let mut conn = s.state.db.write().await.unwrap();
     match backend {
         Backend::Sqlite => {
             sqlx::query(&format!(
-                "CREATE TRIGGER fail_merge BEFORE INSERT ON cart_items WHEN NEW.product_id = {product_id} \
+                "CREATE TRIGGER fail_merge BEFORE INSERT ON cart_items WHEN NEW.variant_id = {product_id} \
                  AND NEW.cart_id IN (SELECT id FROM carts WHERE owner LIKE 'u:%') \
                  BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
             ))
@@ -416,7 +417,7 @@ pub async fn install_merge_failure(s: &TestServer, backend: Backend, product_id:
         Backend::Postgres => {
             sqlx::query(&format!(
                 "CREATE FUNCTION fail_merge() RETURNS trigger AS $$ BEGIN \
-                 IF NEW.product_id = {product_id} AND EXISTS (SELECT 1 FROM carts WHERE id = NEW.cart_id AND owner LIKE 'u:%') \
+                 IF NEW.variant_id = {product_id} AND EXISTS (SELECT 1 FROM carts WHERE id = NEW.cart_id AND owner LIKE 'u:%') \
                  THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
             ))
             .execute(&mut *conn)

@@ -1009,7 +1009,8 @@ mod tests {
         let [p] = plan.products.as_slice() else { panic!("{plan:?}") };
         assert_eq!(p.option_names, <[String; 3]>::default());
         assert_eq!(p.variants[0].options, <[String; 3]>::default());
-        assert_eq!((p.category.as_str(), p.image.as_str(), p.variants[0].stock), (UNCATEGORISED, "", 0));
+        // No picture in the file: the placeholder, not a broken image.
+        assert_eq!((p.category.as_str(), p.image.as_str(), p.variants[0].stock), (UNCATEGORISED, PLACEHOLDER_IMAGE, 0));
 
         let plan = plan_of(&file(&[
             &[
