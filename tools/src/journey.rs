@@ -29,7 +29,7 @@ const PLACE_ORDER: usize = 7;
 #[derive(Clone, Debug)]
 pub struct Catalogue {
     pub categories: Vec<String>,
-    /// (id, slug) of products in stock.
+    /// (variant id, product slug) of products with one variant and plenty in stock.
     pub products: Vec<(i64, String)>,
 }
 
@@ -137,11 +137,14 @@ impl Target {
         let mut products = Vec::new();
         for slug in &categories {
             let page = self.send(0, &mut cookies, "/api/catalog/category", Some(format!("slug={slug}"))).await?;
+            // A listing's button adds a product's only variant (products with several are chosen
+            // on their page); plenty of stock keeps the run about shopping, not selling out.
             for p in page["listing"]["products"].as_array().into_iter().flatten() {
-                if let (Some(id), Some(slug), Some(stock)) = (p["id"].as_i64(), p["slug"].as_str(), p["stock"].as_i64())
+                if let (Some(variant), Some(slug), Some(stock)) =
+                    (p["single_variant"].as_i64(), p["slug"].as_str(), p["stock"].as_i64())
                 {
-                    if stock > 0 {
-                        products.push((id, slug.to_string()));
+                    if stock >= 20 {
+                        products.push((variant, slug.to_string()));
                     }
                 }
             }
@@ -275,7 +278,7 @@ async fn journey(
     rec: &mut Recorder,
 ) {
     let mut cookies = Cookies::at(address.to_string());
-    let (category, (product_id, product)) = {
+    let (category, (variant_id, product)) = {
         let mut rng = rand::thread_rng();
         let category = catalogue.categories[rng.gen_range(0..catalogue.categories.len())].clone();
         (category, catalogue.products[rng.gen_range(0..catalogue.products.len())].clone())
@@ -285,7 +288,7 @@ async fn journey(
         ("/".into(), None),
         (format!("/c/{category}"), None),
         (format!("/p/{product}"), None),
-        ("/api/cart/add".into(), Some(format!("product_id={product_id}&quantity=1"))),
+        ("/api/cart/add".into(), Some(format!("variant_id={variant_id}&quantity=1"))),
         ("/cart".into(), None),
         ("/api/auth/login".into(), Some(login)),
         ("/api/checkout/summary".into(), Some(String::new())),

@@ -6,10 +6,10 @@ use std::time::Duration;
 use tools::journey::{self, Plan, Target};
 
 async fn run_against(servers: &[&testkit::TestServer]) {
-    sqlx::query("UPDATE products SET stock = 1000000")
-        .execute(&mut *servers[0].state.db.write().await.unwrap())
-        .await
-        .unwrap();
+    // Plenty of every variant (what carts and checkout read) and so of every product.
+    for sql in ["UPDATE variants SET stock = 1000000", "UPDATE products SET stock = 1000000"] {
+        sqlx::query(sql).execute(&mut *servers[0].state.db.write().await.unwrap()).await.unwrap();
+    }
     for s in servers {
         s.state.catalog.invalidate_all();
     }

@@ -118,10 +118,13 @@ async fn start_instance(
 /// Migrates and seeds a fresh database, with stock enough that shoppers never sell out.
 async fn prepare_database(url: &str) -> Result<(), String> {
     let db = testkit::prepare_database(url, 2).await?;
-    sqlx::query("UPDATE products SET stock = 1000000 WHERE active = 1")
-        .execute(&mut *db.write().await.map_err(|e| e.to_string())?)
-        .await
-        .map_err(|e| e.to_string())?;
+    // Carts and checkout read the variants' stock; listings the products'.
+    for sql in ["UPDATE variants SET stock = 1000000", "UPDATE products SET stock = 1000000 WHERE active = 1"] {
+        sqlx::query(sql)
+            .execute(&mut *db.write().await.map_err(|e| e.to_string())?)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     db.close().await;
     Ok(())
 }
