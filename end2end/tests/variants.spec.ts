@@ -88,7 +88,7 @@ test("a sold-out combination cannot be added", async ({ page }) => {
     await expect(page.getByTestId("product-stock")).toHaveText("Sold out");
     await expect(page.getByRole("button", { name: "Sold out" })).toBeDisabled();
     // And the server refuses it too.
-    const variant = await page.locator("input[name=variant_id]").inputValue();
+    const variant = await page.locator(".buy-form input[name=variant_id]").inputValue();
     const res = await page.request.post("/api/cart/add", { form: { variant_id: variant, quantity: "1" } });
     expect(res.status()).toBe(422);
     return;
