@@ -8,6 +8,8 @@ pub mod checkout;
 pub mod experiments;
 pub mod merge;
 pub mod money;
+pub mod pricing;
+pub mod promotion_form;
 pub mod recs;
 pub mod redirect;
 pub mod variants;
