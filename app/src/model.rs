@@ -63,6 +63,9 @@ pub struct VariantCard {
     /// The variant's picture, or the product's.
     pub image: String,
     pub category_id: i64,
+    /// For shipping by weight; 0 when unknown.
+    #[serde(default)]
+    pub weight_grams: i64,
 }
 
 impl VariantCard {
@@ -188,6 +191,11 @@ pub struct CartLine {
     pub on_sale: bool,
     /// The price when the line was added, when it has changed since.
     pub previous_price_cents: Option<i64>,
+    /// What promotions aimed at a category and shipping by weight need.
+    #[serde(default)]
+    pub category_id: i64,
+    #[serde(default)]
+    pub weight_grams: i64,
 }
 
 impl CartLine {
@@ -214,6 +222,48 @@ pub struct CartView {
     pub guest: bool,
     /// Messages for the shopper about this answer: caps, price changes, dropped lines.
     pub notices: Vec<String>,
+    /// Discounts, shipping to the chosen destination, tax and the total, priced on the server.
+    #[serde(default)]
+    pub pricing: CartPricing,
+}
+
+/// The cart's money beyond its lines, as `domain::pricing` computed it for this shopper's
+/// code and destination. Every amount is in minor units of `CartView::currency`.
+#[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CartPricing {
+    /// The discount code applied to this cart, if any.
+    pub code: Option<String>,
+    /// Each saving, in the order applied (shipping savings included).
+    pub discounts: Vec<Adjustment>,
+    /// Goods discounts: subtotal minus this is what the lines cost now.
+    pub discount_cents: i64,
+    /// The destination the shipping and tax are for (ISO country code; empty: none chosen).
+    pub country: String,
+    /// The chosen shipping method, and every method to that destination with its price now.
+    pub method_id: Option<i64>,
+    pub methods: Vec<ShippingOption>,
+    /// Shipping after its discounts.
+    pub shipping_cents: i64,
+    pub tax_lines: Vec<Adjustment>,
+    pub tax_cents: i64,
+    /// True when prices include tax (the tax lines are then "included", not added).
+    pub tax_inclusive: bool,
+    pub total_cents: i64,
+}
+
+/// One discount or tax line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adjustment {
+    pub label: String,
+    pub amount_cents: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingOption {
+    pub id: i64,
+    pub name: String,
+    /// For this cart, before shipping discounts.
+    pub cents: i64,
 }
 
 impl CartView {
@@ -275,6 +325,11 @@ pub struct OrderLineView {
     pub unit_price_cents: i64,
     pub quantity: u32,
     pub line_total_cents: i64,
+    /// The line's share of the order's discounts, and the tax on what remains.
+    #[serde(default)]
+    pub discount_cents: i64,
+    #[serde(default)]
+    pub tax_cents: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,6 +342,24 @@ pub struct OrderView {
     pub subtotal_cents: i64,
     pub shipping_cents: i64,
     pub total_cents: i64,
+    /// As charged: goods discounts, the shipping method and its discount, tax (included in the
+    /// prices or added), and each discount and tax line.
+    #[serde(default)]
+    pub discount_cents: i64,
+    #[serde(default)]
+    pub shipping_method: String,
+    #[serde(default)]
+    pub shipping_discount_cents: i64,
+    #[serde(default)]
+    pub tax_cents: i64,
+    #[serde(default)]
+    pub tax_inclusive: bool,
+    #[serde(default)]
+    pub promo_code: String,
+    #[serde(default)]
+    pub discounts: Vec<Adjustment>,
+    #[serde(default)]
+    pub tax_lines: Vec<Adjustment>,
     pub address: crate::domain::checkout::Address,
     pub lines: Vec<OrderLineView>,
     pub created_at: i64,
@@ -337,4 +410,33 @@ pub struct Recommendation {
     pub product_id: i64,
     pub reason: String,
     pub product: ProductCard,
+}
+
+/// A promotion as administrators see it, with what it has saved shoppers so far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminPromotion {
+    pub promotion: crate::domain::pricing::Promotion,
+    pub saved_cents: i64,
+}
+
+/// One order that used a promotion.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redemption {
+    pub order_id: String,
+    pub reference: String,
+    /// `u:<account id>` or `e:<email>`.
+    pub customer: String,
+    pub amount_cents: i64,
+    pub created_at: i64,
+}
+
+/// A shipping zone with its tax and methods, for administrators.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingZoneView {
+    pub id: i64,
+    pub name: String,
+    pub countries: String,
+    pub tax_label: String,
+    pub tax_rate_bp: i64,
+    pub methods: Vec<crate::domain::pricing::ShippingMethod>,
 }

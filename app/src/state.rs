@@ -14,6 +14,7 @@ use crate::storage::catalog_cache::Catalog;
 use crate::storage::db::Db;
 use crate::storage::events::{EventSink, EventStore};
 use crate::storage::orders::OrderStore;
+use crate::storage::pricing::PricingStore;
 use crate::storage::rate_limit::FailureCounter;
 use crate::storage::redis::Redis;
 use crate::storage::users::UserStore;
@@ -36,6 +37,8 @@ pub struct AppState {
     /// Failed sign-ins per address and per email.
     pub login_failures: Arc<dyn FailureCounter>,
     pub orders: OrderStore,
+    /// Promotions, shipping zones and methods, tax settings.
+    pub pricing: PricingStore,
     pub payments: Arc<dyn PaymentProvider>,
     /// Queue of shopper signals, written in batches.
     pub events: EventSink,

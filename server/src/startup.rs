@@ -76,6 +76,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
     );
     let cookie_key = cookie_key(&config)?;
     let orders = OrderStore::new(db.clone());
+    let pricing = app::storage::pricing::PricingStore::new(db.clone());
     let carts = Carts::new(
         SqlCartStore::new(db.clone()),
         redis.as_ref(),
@@ -121,6 +122,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         users,
         login_failures,
         orders,
+        pricing,
         payments,
         events,
         event_store,

@@ -270,6 +270,8 @@ pub fn build_view(stored: &StoredCart, products: &HashMap<i64, VariantCard>, gue
                     stock_available: card.stock.max(0),
                     on_sale: true,
                     previous_price_cents: previous,
+                    category_id: card.category_id,
+                    weight_grams: card.weight_grams,
                 });
             }
             None => lines.push(CartLine {
@@ -286,13 +288,24 @@ pub fn build_view(stored: &StoredCart, products: &HashMap<i64, VariantCard>, gue
                 stock_available: 0,
                 on_sale: false,
                 previous_price_cents: None,
+                category_id: 0,
+                weight_grams: 0,
             }),
         }
     }
     if any_price_change {
         notices.insert(0, "Some prices changed since you added the items; the cart shows today's prices.".into());
     }
-    CartView { lines, subtotal_cents: subtotal, currency, item_count: items, version: stored.version, guest, notices }
+    CartView {
+        lines,
+        subtotal_cents: subtotal,
+        currency,
+        item_count: items,
+        version: stored.version,
+        guest,
+        notices,
+        pricing: Default::default(),
+    }
 }
 
 /// A change the shopper asks for, as the browser sends it to the server.
@@ -385,6 +398,8 @@ mod tests {
             stock_available: stock,
             on_sale: true,
             previous_price_cents: None,
+            category_id: 0,
+            weight_grams: 0,
         }
     }
 
@@ -446,6 +461,7 @@ mod tests {
             stock,
             image: String::new(),
             category_id: 1,
+            weight_grams: 0,
         }
     }
 
@@ -541,6 +557,8 @@ mod tests {
             stock_available: stock,
             on_sale: true,
             previous_price_cents: None,
+            category_id: 0,
+            weight_grams: 0,
         }
     }
 
@@ -555,6 +573,7 @@ mod tests {
             version: 4,
             guest: true,
             notices: vec!["Some prices changed.".into()],
+            pricing: Default::default(),
         }
     }
 

@@ -1,14 +1,11 @@
-//! Checkout rules: the shipping address, shipping cost, totals, and what makes two order
+//! Checkout rules: the shipping address, the quote a shopper confirms, and what makes two order
 //! requests "the same" for the idempotency check. Pure. (What stops a cart from being ordered
 //! is `domain::cart::cart_problems`.)
 
 use crate::domain::money::Currency;
+use crate::domain::pricing::PricedCart;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-
-/// Orders of at least this subtotal ship free; below it, `FLAT_SHIPPING_CENTS`.
-pub const FREE_SHIPPING_FROM_CENTS: i64 = 5_000;
-pub const FLAT_SHIPPING_CENTS: i64 = 499;
 
 /// Countries the demo shop ships to (ISO 3166-1 alpha-2, name).
 pub const COUNTRIES: &[(&str, &str)] = &[
@@ -100,38 +97,9 @@ impl Address {
     }
 }
 
-pub fn shipping_cents(subtotal_cents: i64) -> i64 {
-    if subtotal_cents >= FREE_SHIPPING_FROM_CENTS || subtotal_cents == 0 {
-        0
-    } else {
-        FLAT_SHIPPING_CENTS
-    }
-}
-
-/// One line as it is charged: the unit price is the catalogue's at the time of pricing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PricedLine {
-    pub variant_id: i64,
-    pub quantity: u32,
-    pub unit_price_cents: i64,
-}
-
-/// Subtotal, shipping and total of a set of priced lines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Totals {
-    pub subtotal_cents: i64,
-    pub shipping_cents: i64,
-    pub total_cents: i64,
-}
-
-pub fn totals(lines: &[PricedLine]) -> Totals {
-    let subtotal_cents = lines.iter().map(|l| l.unit_price_cents * i64::from(l.quantity)).sum();
-    let shipping_cents = shipping_cents(subtotal_cents);
-    Totals { subtotal_cents, shipping_cents, total_cents: subtotal_cents + shipping_cents }
-}
-
 /// What the shopper confirms when placing an order: the cart version they saw and a digest of
-/// every line, unit price, the shipping and the total. The checkout summary hands it out; the
+/// the priced cart (every line, unit price, discount, the shipping method and its price, tax
+/// and the total; `PricedCart::fingerprint`). The checkout summary hands it out; the
 /// order transaction prices the cart again from the store of record and places the order only
 /// if it comes to the same quote. So an order is never charged at a price that was not shown,
 /// and one version of a cart is never ordered twice.
@@ -147,18 +115,22 @@ pub struct Quote {
 const MAX_QUOTE_CHARS: usize = 80;
 
 impl Quote {
-    pub fn of(version: u64, lines: &[PricedLine], currency: Currency) -> Quote {
-        let mut sorted = lines.to_vec();
-        sorted.sort_by_key(|l| l.variant_id);
-        let t = totals(&sorted);
+    /// `context` names what the amounts alone do not show (the shipping method, the code).
+    pub fn of(version: u64, priced: &PricedCart, context: &str) -> Quote {
         let mut h = Sha256::new();
-        h.update(format!("v{version}|{}|", currency.code()));
-        for l in &sorted {
-            h.update(format!("{}x{}@{};", l.variant_id, l.quantity, l.unit_price_cents));
+        h.update(format!("v{version}|{}|{context}|", priced.currency.code()));
+        // What the shopper pays. Tax included in the prices is a breakdown of the same amounts
+        // (it differs between destinations that charge the same), so it is not part of it;
+        // tax added to the prices is in the total and in every amount.
+        let mut payable = priced.clone();
+        if payable.tax_inclusive {
+            payable.tax_cents = 0;
+            payable.tax_lines.clear();
+            payable.lines.iter_mut().for_each(|l| l.tax_cents = 0);
         }
-        h.update(format!("|{}|{}|{}", t.subtotal_cents, t.shipping_cents, t.total_cents));
+        h.update(payable.fingerprint());
         let digest = h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect();
-        Quote { version, total_cents: t.total_cents, currency, digest }
+        Quote { version, total_cents: priced.total_cents, currency: priced.currency, digest }
     }
 
     /// The form of a hidden form field: `version.total.currency.digest`.
@@ -183,6 +155,12 @@ impl Quote {
         }
         Some(Quote { version: v.parse().ok()?, total_cents: t.parse().ok()?, currency, digest: d.to_string() })
     }
+}
+
+/// What a quote covers beyond the amounts: the shipping method (two methods at one price are
+/// still two different orders) and the discount code.
+pub fn quote_context(method_name: &str, code: Option<&str>) -> String {
+    format!("{method_name}|{}", code.unwrap_or(""))
 }
 
 /// An idempotency key: 16 to 64 characters of letters, digits and dashes (a UUID fits).
@@ -242,27 +220,44 @@ mod tests {
         assert!(Address::validated(&control).is_err());
     }
 
-    #[test]
-    fn shipping_is_free_from_fifty() {
-        assert_eq!(shipping_cents(4_999), 499);
-        assert_eq!(shipping_cents(5_000), 0);
-        assert_eq!(shipping_cents(0), 0);
+    fn priced(lines: &[(i64, u32, i64)]) -> PricedCart {
+        use crate::domain::pricing::{price, LineInput, PricingInput, TaxSettings};
+        let lines: Vec<LineInput> = lines
+            .iter()
+            .map(|&(variant_id, quantity, unit_cents)| LineInput {
+                variant_id,
+                product_id: variant_id,
+                category_id: 1,
+                quantity,
+                unit_cents,
+                weight_grams: 0,
+            })
+            .collect();
+        price(&PricingInput {
+            currency: Currency::USD,
+            lines: &lines,
+            promotions: &[],
+            shipping: None,
+            tax: None,
+            settings: &TaxSettings::default(),
+        })
     }
 
     #[test]
     fn quotes_change_with_any_price_quantity_or_version() {
-        let line = |variant_id, quantity, unit_price_cents| PricedLine { variant_id, quantity, unit_price_cents };
-        let lines = [line(7, 2, 1_250), line(3, 1, 999)];
-        let q = Quote::of(4, &lines, Currency::USD);
-        assert_eq!(q.total_cents, 2 * 1_250 + 999 + FLAT_SHIPPING_CENTS);
+        let lines = [(7, 2, 1_250), (3, 1, 999)];
+        let q = Quote::of(4, &priced(&lines), "m1");
+        assert_eq!(q.total_cents, 2 * 1_250 + 999);
         assert_eq!(Quote::parse(&q.token()), Some(q.clone()), "round trip");
-        assert_eq!(Quote::of(4, &[lines[1], lines[0]], Currency::USD), q, "line order does not matter");
+        assert_eq!(Quote::of(4, &priced(&[lines[1], lines[0]]), "m1"), q, "line order does not matter");
         // A price swap that keeps the total is still a different quote.
-        let swapped = [line(7, 2, 1_251), line(3, 1, 997)];
-        assert_eq!(totals(&swapped).subtotal_cents, totals(&lines).subtotal_cents);
-        assert_ne!(Quote::of(4, &swapped, Currency::USD), q);
-        assert_ne!(Quote::of(5, &lines, Currency::USD), q);
-        assert_ne!(Quote::of(4, &[line(7, 3, 1_250), lines[1]], Currency::USD), q);
+        let swapped = [(7, 2, 1_251), (3, 1, 997)];
+        assert_eq!(priced(&swapped).total_cents, q.total_cents);
+        assert_ne!(Quote::of(4, &priced(&swapped), "m1"), q);
+        assert_ne!(Quote::of(5, &priced(&lines), "m1"), q);
+        assert_ne!(Quote::of(4, &priced(&[(7, 3, 1_250), lines[1]]), "m1"), q);
+        assert_ne!(Quote::of(4, &priced(&lines), "m2"), q, "another shipping method");
+        assert_eq!(quote_context("Express", Some("SPRING")), "Express|SPRING");
         let long = "9".repeat(200);
         for bad in [
             "",

@@ -150,6 +150,7 @@ mod tests {
             stock,
             image: String::new(),
             category_id: 1,
+            weight_grams: 0,
         }
     }
 

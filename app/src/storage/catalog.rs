@@ -17,7 +17,7 @@ const CARD_COLUMNS: &str = "p.id, p.slug, p.name, p.price_cents, p.max_price_cen
 
 const VARIANT_CARD_COLUMNS: &str = "v.id, v.product_id, v.sku, v.option1, v.option2, v.option3, v.price_cents, \
      v.stock, v.image AS v_image, p.slug, p.name, p.currency, p.image, p.category_id, p.option1_name, \
-     p.option2_name, p.option3_name";
+     p.option2_name, p.option3_name, v.weight_grams";
 
 /// A product's variants, for resolving a cart request that names only the product.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +57,7 @@ fn variant_card_from_row(row: &Row) -> Result<VariantCard, sqlx::Error> {
         stock: row.try_get("stock")?,
         image: if variant_image.is_empty() { row.try_get("image")? } else { variant_image },
         category_id: row.try_get("category_id")?,
+        weight_grams: row.try_get("weight_grams")?,
     })
 }
 

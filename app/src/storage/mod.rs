@@ -10,6 +10,7 @@ pub mod events;
 pub mod experiments;
 pub mod orders;
 pub mod page_cache;
+pub mod pricing;
 pub mod rate_limit;
 pub mod redis;
 pub mod redis_cart;

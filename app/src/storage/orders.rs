@@ -8,12 +8,14 @@
 use super::cart_store::CartOwner;
 use super::catalog::lock_products;
 use super::db::{now_ms, Db};
+use super::pricing;
 use super::sql_cart::{bump_version, lock_cart, read_lines};
 use crate::domain::cart::StoredLine;
-use crate::domain::checkout::{totals, Address, PricedLine, Quote};
+use crate::domain::checkout::{quote_context, Address, Quote};
 use crate::domain::money::Currency;
+use crate::domain::pricing::{LineInput, PricedCart, Promotion};
 use crate::domain::variants::option_label;
-use crate::model::{AdminOrder, OrderLineView, OrderSummary, OrderView};
+use crate::model::{Adjustment, AdminOrder, OrderLineView, OrderSummary, OrderView};
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -46,8 +48,20 @@ pub struct NewOrder {
     pub payment_ref: String,
     /// What the shopper confirmed: the order is placed only at exactly this.
     pub quote: Quote,
+    /// The shopper's code and delivery choices, priced again inside the transaction.
+    pub pricing: OrderPricing,
     /// Who bought, for the purchase events (`u:<id>` or `a:<anonymous id>`).
     pub subject: String,
+}
+
+/// What the quote was priced with besides the lines.
+#[derive(Clone, Debug, Default)]
+pub struct OrderPricing {
+    pub code: Option<String>,
+    pub country: String,
+    pub method_id: Option<i64>,
+    /// `u:<account id>` for a signed-in shopper: what per-customer limits count.
+    pub customer: Option<String>,
 }
 
 /// Not enough of a product, or it is no longer sold.
@@ -70,6 +84,12 @@ pub enum PlaceOutcome {
     /// The cart holds nothing to order.
     Empty,
     Problems(Vec<LineProblem>),
+    /// A promotion the quote counted on cannot be redeemed now (used up, ended, the customer's
+    /// limit); `code` when it is the shopper's code.
+    PromotionUnavailable {
+        message: String,
+        code: bool,
+    },
 }
 
 /// Payment states of an order (`orders.payment_state`).
@@ -183,7 +203,7 @@ impl OrderStore {
             let taken = sqlx::query(
                 "UPDATE variants SET stock = stock - $1 WHERE id = $2 AND stock >= $1 \
                  AND product_id IN (SELECT id FROM products WHERE active = 1) \
-                 RETURNING price_cents, product_id, sku, option1, option2, option3",
+                 RETURNING price_cents, product_id, sku, option1, option2, option3, weight_grams",
             )
             .bind(i64::from(l.quantity))
             .bind(l.variant_id)
@@ -191,10 +211,13 @@ impl OrderStore {
             .await?;
             if let Some(row) = taken {
                 let product_id: i64 = row.try_get("product_id")?;
-                priced.push(PricedLine {
+                priced.push(LineInput {
                     variant_id: l.variant_id,
+                    product_id,
+                    category_id: 0,
                     quantity: l.quantity,
-                    unit_price_cents: row.try_get("price_cents")?,
+                    unit_cents: row.try_get("price_cents")?,
+                    weight_grams: row.try_get("weight_grams")?,
                 });
                 let values: Vec<String> =
                     ["option1", "option2", "option3"].iter().map(|c| row.try_get(*c)).collect::<Result<_, _>>()?;
@@ -223,13 +246,13 @@ impl OrderStore {
             });
         }
         sold.sort_unstable();
-        let mut products: HashMap<i64, (String, [String; 3])> = HashMap::new();
+        let mut products: HashMap<i64, (String, [String; 3], i64)> = HashMap::new();
         if problems.is_empty() {
             for &(product_id, quantity) in &sold {
                 // The product's stock is the sum of its variants', so it drops by what they did.
                 let row = sqlx::query(
                     "UPDATE products SET stock = stock - $1, popularity = popularity + $1 WHERE id = $2 \
-                     RETURNING name, currency, option1_name, option2_name, option3_name",
+                     RETURNING name, currency, option1_name, option2_name, option3_name, category_id",
                 )
                 .bind(quantity)
                 .bind(product_id)
@@ -238,7 +261,7 @@ impl OrderStore {
                 currency.get_or_insert(Currency::parse(&row.try_get::<String, _>("currency")?).unwrap_or_default());
                 let option_names =
                     [row.try_get("option1_name")?, row.try_get("option2_name")?, row.try_get("option3_name")?];
-                products.insert(product_id, (row.try_get("name")?, option_names));
+                products.insert(product_id, (row.try_get("name")?, option_names, row.try_get("category_id")?));
             }
         }
         if !problems.is_empty() {
@@ -246,18 +269,53 @@ impl OrderStore {
             return Ok(PlaceOutcome::Problems(problems));
         }
         let currency = currency.unwrap_or_default();
-        // Priced from the rows just locked: the order stands only at the price the shopper saw.
-        if Quote::of(version, &priced, currency) != o.quote {
+        for line in &mut priced {
+            line.category_id = products.get(&line.product_id).map_or(0, |p| p.2);
+        }
+        // Promotions, shipping and tax as the database has them now, and the code checked again
+        // for this customer: the order is placed only at exactly the quote the shopper confirmed.
+        let config = pricing::load_in(&mut tx).await?;
+        let p = &o.pricing;
+        let code_promotion = match &p.code {
+            Some(code) => {
+                let Some(promotion) = pricing::by_code_in(&mut tx, code).await? else {
+                    tx.rollback().await?;
+                    return Ok(PlaceOutcome::PromotionUnavailable {
+                        message: format!("The code {code} is not valid any more."),
+                        code: true,
+                    });
+                };
+                let uses = match (&promotion.per_customer_limit, &p.customer) {
+                    (Some(_), Some(c)) => Some(pricing::customer_uses_in(&mut tx, promotion.id, c).await?),
+                    (Some(_), None) => None,
+                    (None, _) => Some(0),
+                };
+                if let Err(why) = promotion.availability(now_ms(), uses) {
+                    tx.rollback().await?;
+                    return Ok(PlaceOutcome::PromotionUnavailable { message: why.message(code), code: true });
+                }
+                Some(promotion)
+            }
+            None => None,
+        };
+        let (cart, method_id, _) = config.price(currency, &priced, code_promotion.as_ref(), &p.country, p.method_id);
+        let method_name = config
+            .zone_for(&p.country)
+            .and_then(|z| z.methods.iter().find(|m| Some(m.id) == method_id))
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
+        if Quote::of(version, &cart, &quote_context(&method_name, p.code.as_deref())) != o.quote {
             tx.rollback().await?;
             return Ok(PlaceOutcome::Changed);
         }
-        let t = totals(&priced);
         let now = now_ms();
         let claimed = sqlx::query(
             "INSERT INTO orders (id, reference, user_id, email, status, currency, subtotal_cents, shipping_cents, \
              total_cents, ship_name, ship_line1, ship_line2, ship_city, ship_postcode, ship_country, access_token, \
-             idempotency_key, request_hash, payment_ref, created_at, payment_state, payment_updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $20) \
+             idempotency_key, request_hash, payment_ref, created_at, payment_state, payment_updated_at, \
+             discount_cents, shipping_discount_cents, tax_cents, tax_inclusive, shipping_method, promo_code) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $20, \
+             $22, $23, $24, $25, $26, $27) \
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(&o.id)
@@ -266,9 +324,9 @@ impl OrderStore {
         .bind(&o.email)
         .bind(status::PENDING_PAYMENT)
         .bind(currency.code())
-        .bind(t.subtotal_cents)
-        .bind(t.shipping_cents)
-        .bind(t.total_cents)
+        .bind(cart.subtotal_cents)
+        .bind(cart.shipping_cents - cart.shipping_discount_cents)
+        .bind(cart.total_cents)
         .bind(&o.address.name)
         .bind(&o.address.line1)
         .bind(&o.address.line2)
@@ -281,6 +339,12 @@ impl OrderStore {
         .bind(&o.payment_ref)
         .bind(now)
         .bind(payment::AUTHORIZED)
+        .bind(cart.discount_cents)
+        .bind(cart.shipping_discount_cents)
+        .bind(cart.tax_cents)
+        .bind(i64::from(cart.tax_inclusive))
+        .bind(&method_name)
+        .bind(p.code.clone().unwrap_or_default())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -293,11 +357,39 @@ impl OrderStore {
                 None => PlaceOutcome::Changed,
             });
         }
-        for (l, (product_id, sku, values)) in priced.iter().zip(&snapshots) {
-            let (name, option_names) = &products[product_id];
+        if let Some(refusal) = redeem(&mut tx, o, &cart, code_promotion.as_ref(), now).await? {
+            tx.rollback().await?;
+            return Ok(refusal);
+        }
+        let mut adjustments: Vec<(&str, &str, i64, Option<i64>)> = cart
+            .discounts
+            .iter()
+            .map(|d| {
+                let kind = if d.shipping { "shipping_discount" } else { "discount" };
+                (kind, d.label.as_str(), d.amount_cents, Some(d.promotion_id))
+            })
+            .collect();
+        adjustments.extend(cart.tax_lines.iter().map(|t| ("tax", t.label.as_str(), t.amount_cents, None)));
+        for (position, (kind, label, amount, promotion)) in adjustments.into_iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO order_adjustments (order_id, position, kind, label, amount_cents, promotion_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&o.id)
+            .bind(position as i64)
+            .bind(kind)
+            .bind(label)
+            .bind(amount)
+            .bind(promotion)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for ((l, (product_id, sku, values)), charged) in priced.iter().zip(&snapshots).zip(&cart.lines) {
+            let (name, option_names, _) = &products[product_id];
             sqlx::query(
                 "INSERT INTO order_lines (order_id, product_id, variant_id, sku, options, name, unit_price_cents, \
-                 quantity, line_total_cents) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 quantity, line_total_cents, discount_cents, tax_cents) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(&o.id)
             .bind(product_id)
@@ -305,9 +397,11 @@ impl OrderStore {
             .bind(sku)
             .bind(option_label(option_names, values))
             .bind(name)
-            .bind(l.unit_price_cents)
+            .bind(l.unit_cents)
             .bind(i64::from(l.quantity))
-            .bind(l.unit_price_cents * i64::from(l.quantity))
+            .bind(charged.gross_cents)
+            .bind(charged.discount_cents)
+            .bind(charged.tax_cents)
             .execute(&mut *tx)
             .await?;
             sqlx::query("INSERT INTO events (subject, kind, product_id, order_id, created_at) VALUES ($1, 'purchase', $2, $3, $4)")
@@ -459,13 +553,14 @@ impl OrderStore {
         let sql = format!(
             "SELECT id, reference, user_id, email, status, currency, subtotal_cents, shipping_cents, total_cents, \
              ship_name, ship_line1, ship_line2, ship_city, ship_postcode, ship_country, access_token, request_hash, \
-             created_at, payment_ref, payment_state, payment_updated_at FROM orders WHERE {filter} = $1"
+             created_at, payment_ref, payment_state, payment_updated_at, discount_cents, shipping_discount_cents, \
+             tax_cents, tax_inclusive, shipping_method, promo_code FROM orders WHERE {filter} = $1"
         );
         let Some(r) = sqlx::query(&sql).bind(value).fetch_optional(self.db.read()).await? else { return Ok(None) };
         let id: String = r.try_get("id")?;
         let lines = sqlx::query(
-            "SELECT product_id, variant_id, sku, options, name, unit_price_cents, quantity, line_total_cents \
-             FROM order_lines WHERE order_id = $1 ORDER BY name, options, variant_id",
+            "SELECT product_id, variant_id, sku, options, name, unit_price_cents, quantity, line_total_cents, \
+             discount_cents, tax_cents FROM order_lines WHERE order_id = $1 ORDER BY name, options, variant_id",
         )
         .bind(&id)
         .fetch_all(self.db.read())
@@ -481,9 +576,24 @@ impl OrderStore {
                 unit_price_cents: l.try_get("unit_price_cents")?,
                 quantity: l.try_get::<i64, _>("quantity")? as u32,
                 line_total_cents: l.try_get("line_total_cents")?,
+                discount_cents: l.try_get("discount_cents")?,
+                tax_cents: l.try_get("tax_cents")?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let (mut discounts, mut tax_lines) = (Vec::new(), Vec::new());
+        for a in
+            sqlx::query("SELECT kind, label, amount_cents FROM order_adjustments WHERE order_id = $1 ORDER BY position")
+                .bind(&id)
+                .fetch_all(self.db.read())
+                .await?
+        {
+            let adjustment = Adjustment { label: a.try_get("label")?, amount_cents: a.try_get("amount_cents")? };
+            match a.try_get::<String, _>("kind")?.as_str() {
+                "tax" => tax_lines.push(adjustment),
+                _ => discounts.push(adjustment),
+            }
+        }
         let currency: String = r.try_get("currency")?;
         Ok(Some(StoredOrder {
             user_id: r.try_get("user_id")?,
@@ -501,6 +611,14 @@ impl OrderStore {
                 subtotal_cents: r.try_get("subtotal_cents")?,
                 shipping_cents: r.try_get("shipping_cents")?,
                 total_cents: r.try_get("total_cents")?,
+                discount_cents: r.try_get("discount_cents")?,
+                shipping_method: r.try_get("shipping_method")?,
+                shipping_discount_cents: r.try_get("shipping_discount_cents")?,
+                tax_cents: r.try_get("tax_cents")?,
+                tax_inclusive: r.try_get::<i64, _>("tax_inclusive")? == 1,
+                promo_code: r.try_get("promo_code")?,
+                discounts,
+                tax_lines,
                 address: Address {
                     name: r.try_get("ship_name")?,
                     line1: r.try_get("ship_line1")?,
@@ -549,6 +667,75 @@ impl OrderStore {
             })
             .collect()
     }
+}
+
+/// Counts the order against every promotion it used, inside the order transaction. Each
+/// promotion's row is raised only while it is under its usage limit (and still active and
+/// running), which also locks it until commit: concurrent checkouts redeem one at a time, and
+/// the per-customer count read after it is exact. `Some` refusal when one cannot be redeemed.
+async fn redeem(
+    tx: &mut super::db::Tx,
+    o: &NewOrder,
+    cart: &PricedCart,
+    code_promotion: Option<&Promotion>,
+    now: i64,
+) -> Result<Option<PlaceOutcome>, sqlx::Error> {
+    let customer = o.pricing.customer.clone().unwrap_or_else(|| format!("e:{}", o.email));
+    let mut saved: Vec<(i64, i64)> = Vec::new();
+    for d in &cart.discounts {
+        match saved.iter_mut().find(|(id, _)| *id == d.promotion_id) {
+            Some((_, amount)) => *amount += d.amount_cents,
+            None => saved.push((d.promotion_id, d.amount_cents)),
+        }
+    }
+    saved.sort_unstable();
+    for (promotion_id, amount) in saved {
+        let is_code = code_promotion.is_some_and(|p| p.id == promotion_id);
+        let raised = sqlx::query(
+            "UPDATE promotions SET times_used = times_used + 1 WHERE id = $1 AND active = 1 \
+             AND (usage_limit IS NULL OR times_used < usage_limit) AND (ends_at IS NULL OR ends_at > $2) \
+             RETURNING name, per_customer_limit",
+        )
+        .bind(promotion_id)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let label = |name: &str| match (is_code, &o.pricing.code) {
+            (true, Some(code)) => format!("The code {code}"),
+            _ => format!("The offer \"{name}\""),
+        };
+        let Some(row) = raised else {
+            let name: Option<String> = sqlx::query_scalar("SELECT name FROM promotions WHERE id = $1")
+                .bind(promotion_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            return Ok(Some(PlaceOutcome::PromotionUnavailable {
+                message: format!("{} has just reached its limit or ended.", label(&name.unwrap_or_default())),
+                code: is_code,
+            }));
+        };
+        let name: String = row.try_get("name")?;
+        if let Some(limit) = row.try_get::<Option<i64>, _>("per_customer_limit")? {
+            if pricing::customer_uses_in(tx, promotion_id, &customer).await? >= limit {
+                return Ok(Some(PlaceOutcome::PromotionUnavailable {
+                    message: format!("{} was already used as often as one customer may.", label(&name)),
+                    code: is_code,
+                }));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO promotion_redemptions (promotion_id, order_id, customer, amount_cents, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(promotion_id)
+        .bind(&o.id)
+        .bind(&customer)
+        .bind(amount)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(None)
 }
 
 /// The order that consumed `version` of the cart `owner`: `None` if the version is unused,
