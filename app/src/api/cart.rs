@@ -89,9 +89,10 @@ pub async fn clear_cart() -> Result<CartView, AppError> {
 
 /// Restores a guest cart from the browser's saved copy: `lines` is the JSON array
 /// `[{"variant_id": 1, "quantity": 2}, ...]` (copies saved before variants name `product_id`).
-/// Applied only when the server has no cart.
+/// Applied only when the server has no cart. `code` is the copy's discount code, applied again
+/// if the session has none and it still applies.
 #[server(endpoint = "cart/restore")]
-pub async fn restore_cart(lines: String) -> Result<CartView, AppError> {
+pub async fn restore_cart(lines: String, code: Option<String>) -> Result<CartView, AppError> {
     let lines: Vec<ClientLine> = serde_json::from_str(&lines).map_err(|_| {
         AppError::BadRequest("lines must be a JSON array of {\"variant_id\": n, \"quantity\": n}.".into())
     })?;
@@ -99,5 +100,51 @@ pub async fn restore_cart(lines: String) -> Result<CartView, AppError> {
         return Err(AppError::Invalid(format!("At most {MAX_LINES} lines can be restored.")));
     }
     let state = app_state()?;
-    cart::restore(&state, &Visitor::current()?, lines).await
+    cart::restore(&state, &Visitor::current()?, lines, code).await
+}
+
+/// Applies a discount code to the cart: 422 saying why when it is unknown, expired, used up or
+/// does not apply to this cart; 429 after too many wrong codes.
+#[server(endpoint = "cart/code")]
+pub async fn apply_discount_code(code: String) -> Result<CartView, AppError> {
+    if code.len() > 200 {
+        return Err(AppError::Invalid("A discount code has 3 to 32 letters and digits.".into()));
+    }
+    let state = app_state()?;
+    let visitor = Visitor::current()?;
+    let before = cart::read(&state, &visitor).await?;
+    crate::services::pricing::apply_code(&state, &visitor, &before, &code).await?;
+    let view = cart::read(&state, &visitor).await?;
+    edge::succeeded(&view.notices, "Your discount code was applied.");
+    Ok(view)
+}
+
+/// Takes the discount code off the cart.
+#[server(endpoint = "cart/code/remove")]
+pub async fn remove_discount_code() -> Result<CartView, AppError> {
+    let state = app_state()?;
+    let visitor = Visitor::current()?;
+    crate::services::pricing::remove_code(&visitor).await;
+    let view = cart::read(&state, &visitor).await?;
+    edge::succeeded(&view.notices, "The discount code was removed.");
+    Ok(view)
+}
+
+/// Where to ship (ISO country code) and, optionally, how (a method id of that country's zone):
+/// the cart's shipping estimate and tax follow, and checkout starts from it.
+#[server(endpoint = "cart/delivery")]
+pub async fn set_delivery(country: String, method: Option<String>) -> Result<CartView, AppError> {
+    if country.len() > 8 {
+        return Err(AppError::Invalid("We do not ship to that country yet.".into()));
+    }
+    let method = match method.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        Some(m) => Some(m.parse::<i64>().map_err(|_| AppError::BadRequest("method must be a whole number.".into()))?),
+        None => None,
+    };
+    let state = app_state()?;
+    let visitor = Visitor::current()?;
+    crate::services::pricing::set_delivery(&state, &visitor, &country, method).await?;
+    let view = cart::read(&state, &visitor).await?;
+    edge::succeeded(&view.notices, "Delivery updated.");
+    Ok(view)
 }

@@ -23,7 +23,9 @@ pub async fn get_checkout_summary() -> Result<CheckoutSummary, AppError> {
 /// prices no longer match it the answer is 409 `checkout_changed` with the new summary, and
 /// nothing is placed or charged. The same `idempotency_key` always yields the same order (a
 /// replay with other contents is refused with 409); a shortage answers 409 and leaves the cart
-/// as it was.
+/// as it was. Shipping and tax are for `country`, by `method` (a shipping method id of that
+/// country's zone; the one chosen before, or the zone's first, when absent): the summary's
+/// quote covers them, so a choice other than the summary's also answers `checkout_changed`.
 #[server(endpoint = "checkout/place")]
 pub async fn place_order(
     idempotency_key: String,
@@ -35,9 +37,15 @@ pub async fn place_order(
     city: String,
     postcode: String,
     country: String,
+    method: Option<String>,
 ) -> Result<PlacedOrder, AppError> {
+    let method_id = match method.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
+        Some(m) => Some(m.parse::<i64>().map_err(|_| AppError::BadRequest("method must be a whole number.".into()))?),
+        None => None,
+    };
     let state = app_state()?;
     let request = checkout::PlaceRequest {
+        method_id,
         idempotency_key,
         quote,
         email,

@@ -9,4 +9,5 @@ pub mod catalog;
 pub mod catalog_admin;
 pub mod checkout;
 pub mod experiments;
+pub mod promotions;
 pub mod recs;

@@ -14,6 +14,9 @@ pub struct SavedCart {
     pub lines: Vec<ClientLine>,
     pub version: u64,
     pub saved_at: i64,
+    /// The discount code applied to the cart (copies saved before codes have none).
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 impl SavedCart {
@@ -31,6 +34,7 @@ impl SavedCart {
                 .collect(),
             version: view.version,
             saved_at: now_ms,
+            code: view.pricing.code.clone(),
         }
     }
 
@@ -43,13 +47,14 @@ impl SavedCart {
                 let named = l.variant_id.or(l.product_id).is_some_and(|id| id > 0);
                 named && l.variant_id.is_none_or(|id| id > 0) && l.product_id.is_none_or(|id| id > 0)
             })
-            && saved.lines.iter().all(|l| (1..=i64::from(MAX_QUANTITY)).contains(&l.quantity));
+            && saved.lines.iter().all(|l| (1..=i64::from(MAX_QUANTITY)).contains(&l.quantity))
+            && saved.code.as_ref().is_none_or(|c| c.len() <= 32);
         plausible.then_some(saved)
     }
 
     /// Same lines and version: writing it again would only wake other tabs for nothing.
     pub fn same_as(&self, other: &SavedCart) -> bool {
-        self.version == other.version && self.lines == other.lines
+        self.version == other.version && self.lines == other.lines && self.code == other.code
     }
 }
 

@@ -129,7 +129,8 @@ async fn sign_in(state: &AppState, visitor: &Visitor, user: &User) -> Result<Aut
     }
     let owner = CartOwner::User(user.id);
     let read = state.carts.load(&owner).await?;
-    let cart = view_of(state, &read.cart, false).await?;
+    // Priced for the signed-in account: a code limited per customer now counts this account.
+    let cart = super::cart::priced(state, visitor, view_of(state, &read.cart, false).await?).await?;
     Ok(AuthAnswer { user: info(user), cart, notices })
 }
 

@@ -87,7 +87,7 @@ async fn resolve(state: &AppState, item: &ItemRef) -> Result<Item, AppError> {
     }
 }
 
-pub async fn read(state: &AppState, visitor: &Visitor) -> Result<CartView, AppError> {
+async fn read_lines(state: &AppState, visitor: &Visitor) -> Result<CartView, AppError> {
     let Some(owner) = visitor.cart_owner().await? else {
         return Ok(CartView { guest: true, ..CartView::default() });
     };
@@ -102,8 +102,30 @@ pub async fn read(state: &AppState, visitor: &Visitor) -> Result<CartView, AppEr
     Ok(view)
 }
 
+/// The current cart, priced for this shopper (discounts, shipping estimate, tax, total).
+pub async fn read(state: &AppState, visitor: &Visitor) -> Result<CartView, AppError> {
+    priced(state, visitor, read_lines(state, visitor).await?).await
+}
+
+/// Adds `view.pricing` for this shopper's code and destination.
+pub async fn priced(state: &AppState, visitor: &Visitor, mut view: CartView) -> Result<CartView, AppError> {
+    super::pricing::price_view(state, visitor, &mut view).await?;
+    Ok(view)
+}
+
 /// Adds (`Mode::Add`) or sets (`Mode::Set`, 0 removes) a line, capped at stock and the line maximum.
 pub async fn change(
+    state: &AppState,
+    visitor: &Visitor,
+    item: ItemRef,
+    mode: Mode,
+    quantity: u32,
+) -> Result<CartView, AppError> {
+    let view = change_lines(state, visitor, item, mode, quantity).await?;
+    priced(state, visitor, view).await
+}
+
+async fn change_lines(
     state: &AppState,
     visitor: &Visitor,
     item: ItemRef,
@@ -168,6 +190,11 @@ pub async fn change(
 }
 
 pub async fn remove(state: &AppState, visitor: &Visitor, item: ItemRef) -> Result<CartView, AppError> {
+    let view = remove_line(state, visitor, item).await?;
+    priced(state, visitor, view).await
+}
+
+async fn remove_line(state: &AppState, visitor: &Visitor, item: ItemRef) -> Result<CartView, AppError> {
     let Some(owner) = visitor.cart_owner().await? else {
         return Ok(CartView { guest: true, ..CartView::default() });
     };
@@ -182,6 +209,11 @@ pub async fn remove(state: &AppState, visitor: &Visitor, item: ItemRef) -> Resul
 }
 
 pub async fn clear(state: &AppState, visitor: &Visitor) -> Result<CartView, AppError> {
+    let view = clear_lines(state, visitor).await?;
+    priced(state, visitor, view).await
+}
+
+async fn clear_lines(state: &AppState, visitor: &Visitor) -> Result<CartView, AppError> {
     let Some(owner) = visitor.cart_owner().await? else {
         return Ok(CartView { guest: true, ..CartView::default() });
     };
@@ -193,11 +225,31 @@ pub async fn clear(state: &AppState, visitor: &Visitor) -> Result<CartView, AppE
 
 /// Restores a guest's cart from the browser's copy when the server has lost it (expired session,
 /// cleared cookie, flushed store). Everything is checked here; the answer says what was dropped.
-/// A cart that exists on the server is never overwritten: the server wins.
-pub async fn restore(state: &AppState, visitor: &Visitor, lines: Vec<ClientLine>) -> Result<CartView, AppError> {
+/// A cart that exists on the server is never overwritten: the server wins. The copy's discount
+/// code comes back too when the session has none, if it still applies.
+pub async fn restore(
+    state: &AppState,
+    visitor: &Visitor,
+    lines: Vec<ClientLine>,
+    code: Option<String>,
+) -> Result<CartView, AppError> {
+    let mut notices = Vec::new();
+    let mut view = restore_lines(state, visitor, lines).await?;
+    if let Some(code) = code.filter(|c| !c.trim().is_empty()) {
+        if super::pricing::choices(visitor).await.code.is_none() && !view.lines.is_empty() {
+            if let Err(e) = super::pricing::apply_code(state, visitor, &view, &code).await {
+                notices.push(e.message());
+            }
+        }
+    }
+    view.notices.extend(notices);
+    priced(state, visitor, view).await
+}
+
+async fn restore_lines(state: &AppState, visitor: &Visitor, lines: Vec<ClientLine>) -> Result<CartView, AppError> {
     if visitor.user_id().await?.is_some() {
         // Accounts keep their cart on the server; a browser copy never overrides it.
-        return read(state, visitor).await;
+        return read_lines(state, visitor).await;
     }
     // Each line resolved to a variant; one that names nothing on sale is dropped below.
     let mut resolved = Vec::with_capacity(lines.len());

@@ -5,7 +5,7 @@ use super::cart::view_of;
 use super::visitor::Visitor;
 use crate::domain::accounts::normalize_email;
 use crate::domain::cart::cart_problems;
-use crate::domain::checkout::{request_fingerprint, totals, valid_idempotency_key, Address, PricedLine, Quote};
+use crate::domain::checkout::{request_fingerprint, valid_idempotency_key, Address, Quote};
 use crate::domain::experiments::Step;
 use crate::engines::payments::PaymentError;
 use crate::error::AppError;
@@ -13,7 +13,7 @@ use crate::model::{AdminOrder, CartView, CheckoutSummary, OrderSummary, OrderVie
 use crate::state::AppState;
 use crate::storage::cart_store::CartOwner;
 use crate::storage::carts::Begin;
-use crate::storage::orders::{LineProblem, NewOrder, PlaceOutcome, StoredOrder};
+use crate::storage::orders::{LineProblem, NewOrder, OrderPricing, PlaceOutcome, StoredOrder};
 use std::time::Duration;
 
 /// Orders a guest placed in this session, so the confirmation page works without the key.
@@ -22,6 +22,8 @@ const RECENT_ORDERS_KEY: &str = "recent_orders";
 const SAME_KEY_WAIT: Duration = Duration::from_secs(5);
 
 pub struct PlaceRequest {
+    /// The shipping method chosen in the form, if any.
+    pub method_id: Option<i64>,
     pub idempotency_key: String,
     /// The summary's `quote`: what the shopper saw and confirmed.
     pub quote: String,
@@ -37,7 +39,7 @@ pub async fn summary(state: &AppState, visitor: &Visitor) -> Result<CheckoutSumm
 /// The order as it would be placed now, read from the cart's store of record and priced with
 /// the catalogue, with the quote that placing it must confirm.
 async fn priced_summary(state: &AppState, visitor: &Visitor) -> Result<CheckoutSummary, AppError> {
-    let cart = match visitor.cart_owner().await? {
+    let mut cart = match visitor.cart_owner().await? {
         Some(owner) => {
             let read = state.carts.load_for_checkout(&owner).await?;
             let mut view = view_of(state, &read.cart, owner.is_guest()).await?;
@@ -50,18 +52,12 @@ async fn priced_summary(state: &AppState, visitor: &Visitor) -> Result<CheckoutS
         Some(id) => state.users.by_id(id).await?.map(|u| u.email),
         None => None,
     };
-    let priced: Vec<PricedLine> = cart
-        .lines
-        .iter()
-        .filter(|l| l.on_sale)
-        .map(|l| PricedLine { variant_id: l.variant_id, quantity: l.quantity, unit_price_cents: l.unit_price_cents })
-        .collect();
-    let t = totals(&priced);
+    let priced = super::pricing::price_view(state, visitor, &mut cart).await?;
     Ok(CheckoutSummary {
         problems: cart_problems(&cart),
-        shipping_cents: t.shipping_cents,
-        total_cents: t.total_cents,
-        quote: Quote::of(cart.version, &priced, cart.currency).token(),
+        shipping_cents: cart.pricing.shipping_cents,
+        total_cents: priced.cart.total_cents,
+        quote: Quote::of(cart.version, &priced.cart, &priced.context()).token(),
         cart,
         email,
         idempotency_key: uuid::Uuid::new_v4().to_string(),
@@ -131,6 +127,26 @@ pub async fn place(state: &AppState, visitor: &Visitor, req: PlaceRequest) -> Re
         return replay(existing, &fingerprint);
     }
     let Some(owner) = owner else { return Err(AppError::Invalid("Your cart is empty.".into())) };
+    // Shipping and tax follow the address: a country other than the one the summary was for
+    // becomes the cart's destination, and the quote (made for the other) no longer matches.
+    let before = super::pricing::choices(visitor).await;
+    let method_changed = req.method_id.is_some() && req.method_id != before.method_id;
+    if before.country.as_deref() != Some(address.country.as_str()) || method_changed {
+        // A method of the previous country's zone is not one of this country's: its first then.
+        if super::pricing::set_delivery(state, visitor, &address.country, req.method_id).await.is_err() {
+            super::pricing::set_delivery(state, visitor, &address.country, None).await?;
+        }
+    }
+    let choices = super::pricing::choices(visitor).await;
+    if state.pricing.config().await?.zone_for(&address.country).is_none_or(|z| z.methods.is_empty()) {
+        return Err(AppError::Invalid("We do not ship to that country yet.".into()));
+    }
+    let pricing = OrderPricing {
+        code: choices.code,
+        country: address.country.clone(),
+        method_id: choices.method_id,
+        customer: super::pricing::customer_key(user_id),
+    };
     let id = uuid::Uuid::new_v4().to_string();
     let order = NewOrder {
         reference: format!("CL-{}", id[..8].to_uppercase()),
@@ -143,6 +159,7 @@ pub async fn place(state: &AppState, visitor: &Visitor, req: PlaceRequest) -> Re
         request_hash: fingerprint.clone(),
         payment_ref: String::new(),
         quote,
+        pricing,
         subject: visitor.subject().await.key(),
     };
     // From the payment authorisation to the capture, nothing may be abandoned halfway (a
@@ -160,6 +177,17 @@ pub async fn place(state: &AppState, visitor: &Visitor, req: PlaceRequest) -> Re
         }
         Committed::KeyUsed(existing) => replay(existing, &fingerprint),
         Committed::Refused(message) => after_refusal(state, visitor, key, &fingerprint, &message).await,
+        Committed::PromotionGone { message, code } => {
+            // The code cannot be used any more: it comes off the cart, and the shopper sees the
+            // total without it before confirming again.
+            metrics::counter!("shop_orders_total", "outcome" => "promotion_gone").increment(1);
+            // The cart pages' copy of the settings must not offer it again.
+            state.pricing.invalidate();
+            if code {
+                super::pricing::remove_code(visitor).await;
+            }
+            Err(changed(state, visitor, message).await)
+        }
         Committed::Busy(claim) => {
             // The same submission again while the first is still being placed: wait for it.
             if claim.id.split(':').nth(1) == Some(key.as_str()) {
@@ -187,6 +215,11 @@ enum Committed {
     KeyUsed(StoredOrder),
     /// The cart is not what the shopper confirmed; why, for the shopper.
     Refused(String),
+    /// A promotion the quote counted on cannot be redeemed (used up, ended); why.
+    PromotionGone {
+        message: String,
+        code: bool,
+    },
     /// Another order holds the cart right now.
     Busy(crate::storage::cart_store::Claim),
     /// What stops the cart from being ordered as it is (sold out, no longer sold...).
@@ -279,6 +312,14 @@ async fn commit(state: AppState, owner: CartOwner, mut order: NewOrder) -> Resul
         PlaceOutcome::KeyUsed(existing) => Committed::KeyUsed(*existing),
         PlaceOutcome::AlreadyOrdered(earlier) => Committed::Refused(refusal_message(&state, Some(earlier)).await?),
         PlaceOutcome::Changed => Committed::Refused(CHANGED.into()),
+        PlaceOutcome::PromotionUnavailable { message, code } => Committed::PromotionGone {
+            message: if code {
+                format!("{message} It was removed from your cart. Nothing was charged: check the new total and place the order again.")
+            } else {
+                format!("{message} Nothing was charged: check the new total and place the order again.")
+            },
+            code,
+        },
         PlaceOutcome::Empty => return Err(AppError::Invalid("Your cart is empty.".into())),
         PlaceOutcome::Problems(problems) => Committed::Problems(problems),
     })

@@ -8,5 +8,7 @@ pub mod checkout;
 pub mod experiments;
 pub mod merge;
 pub mod passwords;
+pub mod pricing;
+pub mod promotions;
 pub mod recs;
 pub mod visitor;
