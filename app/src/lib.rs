@@ -39,6 +39,7 @@ use crate::components::cart_drawer::CartLayout;
 use crate::components::layout::{Footer, Header};
 use crate::pages::{
     admin::{AdminPage, ExperimentPage, OrdersAdminPage, ProductsAdminPage},
+    admin_pricing::{PromotionAdminPage, PromotionsAdminPage, ShippingAdminPage},
     auth::{AccountPage, LoginPage, RegisterPage},
     cart::CartPage,
     category::CategoryPage,
@@ -101,6 +102,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/products") view=ProductsAdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/orders") view=OrdersAdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/promotions") view=PromotionsAdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/promotions/:id") view=PromotionAdminPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/shipping") view=ShippingAdminPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/experiments/:flag") view=ExperimentPage ssr=SsrMode::Async />
                 </Routes>
             </main>

@@ -72,11 +72,22 @@ pub fn Header() -> impl IntoView {
 
 #[component]
 pub fn Footer() -> impl IntoView {
+    // What the store's tax setting says about the prices shown, as the server priced the cart.
+    let cart = use_context::<crate::components::cart::CartCtx>();
+    let tax = move || match cart.and_then(|c| c.view()) {
+        Some(v) if v.pricing.tax_inclusive => " · Prices include tax where it applies",
+        Some(_) => " · Tax is added at checkout where it applies",
+        None => "",
+    };
     view! {
         <footer class="site-footer">
             <p>
                 {SHOP_NAME}
-                " · Prices include VAT · Free returns within 30 days · This is a demo shop: no real orders are shipped."
+                // Inside a Transition, like the cart badge, so the server renders it too.
+                <Transition fallback=|| ()>
+                    <span data-testid="tax-note">{tax}</span>
+                </Transition>
+                " · Free returns within 30 days · This is a demo shop: no real orders are shipped."
             </p>
         </footer>
     }

@@ -14,7 +14,7 @@ use leptos_meta::Meta;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-fn denied(e: AppError, next: &str) -> AnyView {
+pub(crate) fn denied(e: AppError, next: &str) -> AnyView {
     match e {
         AppError::Unauthorized(_) => {
             view! { <Redirect path=crate::domain::redirect::with_next("/login", next) /> }.into_any()
@@ -163,12 +163,14 @@ fn ReportView(report: Report) -> impl IntoView {
 }
 
 #[component]
-fn AdminNav() -> impl IntoView {
+pub(crate) fn AdminNav() -> impl IntoView {
     view! {
         <nav class="admin-nav" aria-label="Admin">
             <a href="/admin">"Feature flags"</a>
             <a href="/admin/products">"Prices and stock"</a>
             <a href="/admin/orders">"Orders and payments"</a>
+            <a href="/admin/promotions">"Promotions"</a>
+            <a href="/admin/shipping">"Shipping and tax"</a>
         </nav>
     }
 }

@@ -1,5 +1,5 @@
 use crate::api::cart::ClearCart;
-use crate::components::cart::{on_cart_submit, CartCtx, CartLineView};
+use crate::components::cart::{on_cart_submit, CartCtx, CartLineView, CartPricingPanel};
 use crate::components::page_title::PageTitle;
 use crate::components::recs::RecsRow;
 use leptos::prelude::*;
@@ -28,8 +28,8 @@ pub fn CartPage() -> impl IntoView {
                         </section>
                     }.into_any();
                 }
-                let subtotal = cart.subtotal();
                 let count = cart.item_count;
+                let priced = cart.clone();
                 let blocked = cart.lines.iter().any(|l| !l.on_sale || l.stock_available < i64::from(l.quantity));
                 view! {
                     <div class="cart-layout">
@@ -38,13 +38,8 @@ pub fn CartPage() -> impl IntoView {
                         </ul>
                         <aside class="summary" aria-labelledby="summary-h">
                             <h2 id="summary-h">"Summary"</h2>
-                            <dl>
-                                <dt>"Items"</dt>
-                                <dd data-testid="cart-items">{count}</dd>
-                                <dt class="total">"Subtotal"</dt>
-                                <dd class="total" data-testid="cart-subtotal">{subtotal}</dd>
-                            </dl>
-                            <p class="muted">"Shipping and taxes are calculated at checkout."</p>
+                            <p>"Items: " <span data-testid="cart-items">{count}</span></p>
+                            <CartPricingPanel cart=priced />
                             {if blocked {
                                 view! { <p class="notice notice-error">"Some items are unavailable in the quantity you chose. Adjust them to check out."</p> }.into_any()
                             } else {

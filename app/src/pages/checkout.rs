@@ -1,7 +1,7 @@
 //! `/checkout`: contact, shipping address and the order summary, recomputed on the server.
 
 use crate::api::checkout::{get_checkout_summary, PlaceOrder};
-use crate::components::cart::CartCtx;
+use crate::components::cart::{CartCtx, PricingTotals};
 use crate::components::page_title::PageTitle;
 use crate::domain::checkout::COUNTRIES;
 use crate::domain::money::format_cents;
@@ -22,7 +22,7 @@ pub fn CheckoutPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match summary.await {
-                    Ok(s) => view! { <CheckoutForm summary=s error refetch=move || summary.refetch() /> }.into_any(),
+                    Ok(s) => view! { <CheckoutForm summary=s error /> }.into_any(),
                     Err(e) => super::error_view(e),
                 }
             })}
@@ -30,18 +30,45 @@ pub fn CheckoutPage() -> impl IntoView {
     }
 }
 
+/// The form is rendered once; what the server prices (the summary, its quote, the total on the
+/// button) follows `current`, so a new delivery choice never wipes what the shopper typed.
 #[component]
-fn CheckoutForm(
-    summary: CheckoutSummary,
-    error: RwSignal<Option<String>>,
-    refetch: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
+fn CheckoutForm(summary: CheckoutSummary, error: RwSignal<Option<String>>) -> impl IntoView {
     let cart = expect_context::<CartCtx>();
     let pending = RwSignal::new(false);
+    // A delivery change being priced: the order cannot be placed until its quote is here.
+    let repricing = RwSignal::new(false);
     let navigate = leptos_router::hooks::use_navigate();
     let currency = summary.cart.currency;
-    let blocked = !summary.problems.is_empty();
-    let total = format_cents(summary.total_cents, currency);
+    let initial_country = summary.cart.pricing.country.clone();
+    let current = RwSignal::new(summary);
+    let reprice = move || {
+        repricing.set(true);
+        leptos::task::spawn_local(async move {
+            if let Ok(s) = get_checkout_summary().await {
+                current.set(s);
+            }
+            repricing.set(false);
+        });
+    };
+    // With JavaScript the delivery (country, method) is priced as soon as it is chosen.
+    let delivery_changed = move |country: String, method: Option<String>| {
+        repricing.set(true);
+        leptos::task::spawn_local(async move {
+            match crate::api::cart::set_delivery(country, method).await {
+                Ok(view) => cart.accept(view, false),
+                Err(e) => error.set(Some(e.message())),
+            }
+            reprice();
+        });
+    };
+    let on_country = move |ev: leptos::ev::Event| delivery_changed(event_target_value(&ev), None);
+    let on_method = move |ev: leptos::ev::Event| {
+        let country = current.with_untracked(|s| s.cart.pricing.country.clone());
+        delivery_changed(country, Some(event_target_value(&ev)));
+    };
+    let blocked = move || current.with(|s| !s.problems.is_empty() || s.cart.pricing.method_id.is_none());
+    let total = move || current.with(|s| format_cents(s.total_cents, currency));
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         #[cfg(feature = "hydrate")]
         {
@@ -63,12 +90,13 @@ fn CheckoutForm(
                 f("city"),
                 f("postcode"),
                 f("country"),
+                f("method"),
             );
             pending.set(true);
             error.set(None);
             let navigate = navigate.clone();
             leptos::task::spawn_local(async move {
-                let (key, quote, email, name, line1, line2, city, postcode, country) = args;
+                let (key, quote, email, name, line1, line2, city, postcode, country, method) = args;
                 let result = crate::api::checkout::place_order(
                     key,
                     quote,
@@ -79,6 +107,7 @@ fn CheckoutForm(
                     city,
                     postcode,
                     country,
+                    Some(method),
                 )
                 .await;
                 match result {
@@ -95,14 +124,14 @@ fn CheckoutForm(
                         error.set(Some(e.message()));
                         if changed {
                             // Show what the order would be now; the shopper confirms again.
-                            refetch();
+                            reprice();
                         }
                     }
                 }
             });
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = (ev, &navigate, cart, refetch);
+        let _ = (ev, &navigate, cart, reprice);
     };
     let field =
         |id: &'static str, label: &'static str, autocomplete: &'static str, required: bool, max: &'static str| {
@@ -116,12 +145,14 @@ fn CheckoutForm(
     view! {
         <div class="checkout-layout">
             <form method="post" action=PlaceOrder::url() class="form-card form-wide" on:submit=on_submit>
-                <input type="hidden" name="idempotency_key" value=summary.idempotency_key.clone() />
-                <input type="hidden" name="quote" value=summary.quote.clone() />
+                // Attributes, not properties: a hidden input's value is its attribute, so the
+                // server-rendered form carries them without JavaScript, and they follow a new quote.
+                <input type="hidden" name="idempotency_key" value=move || current.with(|s| s.idempotency_key.clone()) />
+                <input type="hidden" name="quote" value=move || current.with(|s| s.quote.clone()) />
                 <h2>"Contact"</h2>
                 <div class="field">
                     <label for="email">"Email"</label>
-                    <input id="email" name="email" type="email" autocomplete="email" required maxlength="254" value=summary.email.clone().unwrap_or_default() />
+                    <input id="email" name="email" type="email" autocomplete="email" required maxlength="254" value=current.with_untracked(|s| s.email.clone().unwrap_or_default()) />
                     <span class="hint">"We send the receipt here."</span>
                 </div>
                 <h2>"Shipping address"</h2>
@@ -134,48 +165,64 @@ fn CheckoutForm(
                 </div>
                 <div class="field">
                     <label for="country">"Country"</label>
-                    <select id="country" name="country" autocomplete="country" required>
-                        {COUNTRIES.iter().map(|(code, name)| view! { <option value=*code selected=*code == "US">{*name}</option> }).collect_view()}
+                    <select id="country" name="country" autocomplete="country" required on:change=on_country>
+                        {COUNTRIES.iter().map(|(code, name)| view! { <option value=*code selected=*code == initial_country>{*name}</option> }).collect_view()}
                     </select>
+                    <span class="hint">"Shipping and tax follow the country."</span>
                 </div>
+                <fieldset class="methods">
+                    <legend>"Shipping method"</legend>
+                    {move || current.with(|s| {
+                        let chosen = s.cart.pricing.method_id;
+                        s.cart.pricing.methods.iter().map(|m| {
+                            let id = format!("method-{}", m.id);
+                            let price = if m.cents == 0 { "Free".to_string() } else { format_cents(m.cents, currency) };
+                            view! {
+                                <label for=id.clone() class="check">
+                                    <input id=id.clone() type="radio" name="method" value=m.id.to_string() checked=Some(m.id) == chosen on:change=on_method />
+                                    {format!(" {} · {price}", m.name)}
+                                </label>
+                            }
+                        }).collect_view()
+                    })}
+                </fieldset>
                 <p class="muted">"Payment is simulated in this demo shop: no card is needed and nothing is charged."</p>
                 {move || error.get().map(|e| view! { <p class="notice notice-error" role="alert">{e}</p> })}
-                {blocked.then(|| view! {
+                {move || current.with(|s| (!s.problems.is_empty()).then(|| view! {
                     <div class="notice notice-error" role="alert">
-                        <ul>{summary.problems.iter().map(|p| view! { <li>{p.clone()}</li> }).collect_view()}</ul>
+                        <ul>{s.problems.iter().map(|p| view! { <li>{p.clone()}</li> }).collect_view()}</ul>
                         <p><a href="/cart">"Review your cart"</a></p>
                     </div>
+                }))}
+                {move || current.with(|s| s.cart.pricing.method_id.is_none()).then(|| view! {
+                    <p class="notice notice-error" role="alert">"We do not ship to this country yet."</p>
                 })}
-                <button type="submit" class="btn btn-primary" disabled=move || blocked || pending.get()>
-                    {format!("Place order · {total}")}
+                <button type="submit" class="btn btn-primary" disabled=move || blocked() || pending.get() || repricing.get()>
+                    {move || format!("Place order · {}", total())}
                 </button>
             </form>
             <aside class="summary" aria-labelledby="order-summary-h">
                 <h2 id="order-summary-h">"Your order"</h2>
-                <ul class="order-lines">
-                    {summary.cart.lines.iter().filter(|l| l.on_sale).map(|l| view! {
-                        // What was bought on the left (with the variant's options under the name),
-                        // its price on the right. Spaces between
-                        // the parts are text, not only layout, so a copy or a screen reader gets
-                        // "Nordic Dutch Oven × 1 $168.99" rather than "Nordic Dutch Oven × 1$168.99".
-                        <li class="order-line">
-                            <div class="order-line-item">
-                                <span class="order-line-name">{format!("{} × {}", l.name, l.quantity)}</span>
-                                {(!l.options.is_empty()).then(|| view! { " " <span class="line-options">{l.options.clone()}</span> })}
-                            </div>
-                            " "
-                            <span class="order-line-price">{format_cents(l.line_total_cents, currency)}</span>
-                        </li>
-                    }).collect_view()}
-                </ul>
-                <dl>
-                    <dt>"Subtotal"</dt>
-                    <dd>{format_cents(summary.cart.subtotal_cents, currency)}</dd>
-                    <dt>"Shipping"</dt>
-                    <dd>{if summary.shipping_cents == 0 { "Free".to_string() } else { format_cents(summary.shipping_cents, currency) }}</dd>
-                    <dt class="total">"Total"</dt>
-                    <dd class="total" data-testid="checkout-total">{format_cents(summary.total_cents, currency)}</dd>
-                </dl>
+                {move || current.with(|summary| view! {
+                    <ul class="order-lines">
+                        {summary.cart.lines.iter().filter(|l| l.on_sale).map(|l| view! {
+                            // What was bought on the left (with the variant's options under the
+                            // name), its price on the right. Spaces between the parts are text, not
+                            // only layout, so a copy or a screen reader gets
+                            // "Nordic Dutch Oven × 1 $168.99" rather than "Nordic Dutch Oven × 1$168.99".
+                            <li class="order-line">
+                                <div class="order-line-item">
+                                    <span class="order-line-name">{format!("{} × {}", l.name, l.quantity)}</span>
+                                    {(!l.options.is_empty()).then(|| view! { " " <span class="line-options">{l.options.clone()}</span> })}
+                                </div>
+                                " "
+                                <span class="order-line-price">{format_cents(l.line_total_cents, currency)}</span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                    <PricingTotals subtotal_cents=summary.cart.subtotal_cents pricing=summary.cart.pricing.clone() currency shipping_label="Shipping" total_testid="checkout-total" />
+                })}
+                <p class="muted">"Discount codes are applied in " <a href="/cart">"your cart"</a> "."</p>
             </aside>
         </div>
     }

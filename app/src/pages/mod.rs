@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod admin;
+pub mod admin_pricing;
 pub mod auth;
 pub mod cart;
 pub mod category;

@@ -80,7 +80,16 @@ fn OrderDetail(order: OrderView) -> impl IntoView {
                 <h2 id="totals-h">"Totals"</h2>
                 <dl>
                     <dt>"Subtotal"</dt><dd>{format_cents(order.subtotal_cents, c)}</dd>
-                    <dt>"Shipping"</dt><dd>{if order.shipping_cents == 0 { "Free".into() } else { format_cents(order.shipping_cents, c) }}</dd>
+                    {order.discounts.iter().map(|d| view! {
+                        <dt class="discount">{d.label.clone()}</dt>
+                        <dd class="discount" data-testid="order-discount">{format!("−{}", format_cents(d.amount_cents, c))}</dd>
+                    }).collect_view()}
+                    <dt>"Shipping"{(!order.shipping_method.is_empty()).then(|| format!(" ({})", order.shipping_method))}</dt>
+                    <dd>{if order.shipping_cents == 0 { "Free".into() } else { format_cents(order.shipping_cents, c) }}</dd>
+                    {order.tax_lines.iter().map(|t| view! {
+                        <dt class="tax">{if order.tax_inclusive { format!("Includes {}", t.label) } else { t.label.clone() }}</dt>
+                        <dd class="tax" data-testid="order-tax">{format_cents(t.amount_cents, c)}</dd>
+                    }).collect_view()}
                     <dt class="total">"Total"</dt><dd class="total" data-testid="order-total">{format_cents(order.total_cents, c)}</dd>
                 </dl>
                 <h2>"Shipping to"</h2>

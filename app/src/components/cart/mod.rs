@@ -9,7 +9,8 @@
 //! - `live_sync`: the page's subscription to changes made elsewhere (browser only);
 //! - `forms`: the submit handler of every cart form;
 //! - `views`: the badge, the "Add to cart" button and a cart line;
-//! - `notices`: the messages shown to the shopper.
+//! - `notices`: the messages shown to the shopper;
+//! - `pricing`: totals with discounts, shipping and tax, and the code and delivery forms.
 //!
 //! Dependencies go one way: `views` → `forms` → `store` → `live_sync`, and `notices` → `store`.
 
@@ -17,11 +18,13 @@ mod forms;
 #[cfg(feature = "hydrate")]
 mod live_sync;
 mod notices;
+mod pricing;
 mod store;
 mod views;
 
 pub use crate::domain::cart::CartOp;
 pub use forms::on_cart_submit;
 pub use notices::Notices;
+pub use pricing::{CartPricingPanel, CodeForm, DeliveryForm, PricingTotals};
 pub use store::{CartCtx, Message, MessageKind};
 pub use views::{AddToCartButton, CartBadge, CartLineView};

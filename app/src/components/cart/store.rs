@@ -216,7 +216,7 @@ impl CartCtx {
                     ctx.restoring.set(true);
                     leptos::task::spawn_local(async move {
                         let lines = serde_json::to_string(&saved.lines).unwrap_or_else(|_| "[]".into());
-                        match restore_cart(lines).await {
+                        match restore_cart(lines, saved.code.clone()).await {
                             Ok(restored) => ctx.accept(restored, true),
                             Err(e) => ctx.say(MessageKind::Error, e.message()),
                         }
