@@ -110,6 +110,8 @@ pub struct VariantPlan {
     pub price_cents: i64,
     pub compare_at_cents: Option<i64>,
     pub stock: i64,
+    /// `Variant Grams`, for shipping by weight (0 when not given).
+    pub weight_grams: i64,
     /// Empty: the product's picture.
     pub image: String,
 }
@@ -240,6 +242,7 @@ struct Columns {
     price: usize,
     compare_at: Option<usize>,
     qty: Option<usize>,
+    grams: Option<usize>,
     image: Option<usize>,
     variant_image: Option<usize>,
 }
@@ -276,6 +279,7 @@ impl Columns {
             price: required("Variant Price")?,
             compare_at: find("Variant Compare At Price")?,
             qty: find("Variant Inventory Qty")?,
+            grams: find("Variant Grams")?,
             image: find("Image Src")?,
             variant_image: find("Variant Image")?,
         })
@@ -572,6 +576,10 @@ fn variant(
         "" => Some(0),
         given => quantity(given).map_err(|r| reasons.push(r)).ok(),
     };
+    let weight_grams = match row.get(c.grams) {
+        "" => 0,
+        given => grams(given).map_err(|r| reasons.push(r)).unwrap_or(0),
+    };
     let image = match row.get(c.variant_image) {
         "" => String::new(),
         given => {
@@ -585,6 +593,7 @@ fn variant(
             price_cents,
             compare_at_cents: compare_at.filter(|&c| c > price_cents),
             stock,
+            weight_grams,
             image,
             options,
         }),
@@ -650,6 +659,19 @@ pub fn quantity(given: &str) -> Result<i64, String> {
         EditError::StockRange => format!("Variant Inventory Qty {} is more than {MAX_STOCK}", quote(given)),
         _ => format!("Variant Inventory Qty {} is not a whole number", quote(given)),
     })
+}
+
+/// The heaviest variant accepted, in grams (a tonne): beyond it a typo is likelier.
+const MAX_GRAMS: i64 = 1_000_000;
+
+/// `Variant Grams`: a whole number of grams (Shopify writes "500" or "500.0").
+pub fn grams(given: &str) -> Result<i64, String> {
+    let whole = given.trim().strip_suffix(".0").unwrap_or(given.trim());
+    match whole.parse::<i64>() {
+        Ok(g) if (0..=MAX_GRAMS).contains(&g) => Ok(g),
+        Ok(_) => Err(format!("Variant Grams {} is not between 0 and {MAX_GRAMS}", quote(given))),
+        Err(_) => Err(format!("Variant Grams {} is not a whole number of grams", quote(given))),
+    }
 }
 
 /// A picture: an http(s) URL (stored as parsed), or a path of a file under the public folder.
@@ -855,7 +877,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const HEADER: [&str; 20] = [
+    const HEADER: [&str; 21] = [
         "Handle",
         "Title",
         "Body (HTML)",
@@ -876,6 +898,7 @@ mod tests {
         "Image Src",
         "Variant Image",
         "Status",
+        "Variant Grams",
     ];
 
     /// A file in Shopify's layout, each row given as (column, value) pairs, written by the csv
@@ -1120,6 +1143,19 @@ mod tests {
         assert!(reason(&plan, 2).starts_with("Variant Compare At Price"));
         let plan = plan_of(&file(&[&tee(&[("Variant Price", "")])]));
         assert_eq!(reason(&plan, 2), "missing Variant Price");
+    }
+
+    #[test]
+    fn grams_become_the_variants_weight() {
+        assert_eq!(plan_of(&file(&[&tee(&[])])).products[0].variants[0].weight_grams, 0);
+        for (given, kept) in [("250", 250), ("500.0", 500), ("0", 0)] {
+            let plan = plan_of(&file(&[&tee(&[("Variant Grams", given)])]));
+            assert_eq!(plan.products[0].variants[0].weight_grams, kept, "{given}");
+        }
+        for (given, why) in [("-1", "between 0 and"), ("1.5", "whole number"), ("2000000", "between 0 and")] {
+            let plan = plan_of(&file(&[&tee(&[("Variant Grams", given)])]));
+            assert!(reason(&plan, 2).contains(why), "{given}: {:?}", plan.rejected);
+        }
     }
 
     #[test]

@@ -44,6 +44,7 @@ struct VariantRow {
     price_cents: i64,
     compare_at_cents: Option<i64>,
     stock: i64,
+    weight_grams: i64,
     image: String,
     position: i64,
 }
@@ -58,6 +59,7 @@ impl VariantRow {
             price_cents: v.price_cents,
             compare_at_cents: v.compare_at_cents,
             stock: v.stock,
+            weight_grams: v.weight_grams,
             image: v.image.clone(),
             position: position as i64,
         }
@@ -328,6 +330,7 @@ fn variant_from_row(row: &Row) -> Result<VariantRow, sqlx::Error> {
         price_cents: row.try_get("price_cents")?,
         compare_at_cents: row.try_get("compare_at_cents")?,
         stock: row.try_get("stock")?,
+        weight_grams: row.try_get("weight_grams")?,
         image: row.try_get("image")?,
         position: row.try_get("position")?,
     })
@@ -342,7 +345,7 @@ async fn load_variants(
     for chunk in product_ids.chunks(CHUNK) {
         let sql = format!(
             "SELECT id, product_id, sku, option1, option2, option3, price_cents, compare_at_cents, stock, image, \
-             position FROM variants WHERE product_id IN ({}) ORDER BY product_id, position, id",
+             position, weight_grams FROM variants WHERE product_id IN ({}) ORDER BY product_id, position, id",
             placeholders(chunk.len())
         );
         let mut query = sqlx::query(&sql);
@@ -505,7 +508,7 @@ async fn update_product(conn: &mut AnyConnection, id: i64, row: &ProductRow<'_>)
 async fn insert_variant(conn: &mut AnyConnection, v: &VariantRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO variants (id, product_id, sku, option1, option2, option3, price_cents, compare_at_cents, \
-         stock, image, position) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         stock, image, position, weight_grams) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(v.id)
     .bind(v.product_id)
@@ -518,6 +521,7 @@ async fn insert_variant(conn: &mut AnyConnection, v: &VariantRow) -> Result<(), 
     .bind(v.stock)
     .bind(v.image.as_str())
     .bind(v.position)
+    .bind(v.weight_grams)
     .execute(conn)
     .await?;
     Ok(())
@@ -526,7 +530,7 @@ async fn insert_variant(conn: &mut AnyConnection, v: &VariantRow) -> Result<(), 
 async fn update_variant(conn: &mut AnyConnection, v: &VariantRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE variants SET option1 = $1, option2 = $2, option3 = $3, price_cents = $4, compare_at_cents = $5, \
-         stock = $6, image = $7, position = $8 WHERE id = $9",
+         stock = $6, image = $7, position = $8, weight_grams = $10 WHERE id = $9",
     )
     .bind(v.options[0].as_str())
     .bind(v.options[1].as_str())
@@ -537,6 +541,7 @@ async fn update_variant(conn: &mut AnyConnection, v: &VariantRow) -> Result<(), 
     .bind(v.image.as_str())
     .bind(v.position)
     .bind(v.id)
+    .bind(v.weight_grams)
     .execute(conn)
     .await?;
     Ok(())

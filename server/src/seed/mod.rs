@@ -86,6 +86,33 @@ pub async fn seed(db: &Db) -> Result<usize, sqlx::Error> {
             .await?;
         app::storage::catalog::refresh_totals(&mut tx, p.id).await?;
     }
+    // Weights for shipping by weight: between 0.3 and 2.1 kg, the same on every run.
+    sqlx::query("UPDATE variants SET weight_grams = 300 + (id % 7) * 300").execute(&mut *tx).await?;
+    // Discount codes to try in the demo (no automatic promotion: the demo's prices are the
+    // prices until a shopper enters a code).
+    let now = app::storage::db::now_ms();
+    for (code, name, kind, value, target, target_id, min_subtotal, combinable) in [
+        ("WELCOME10", "10% off your order", "percent", 10, "order", 0, 3_000, 1),
+        ("SHOES15", "15% off shoes", "percent", 15, "category", 8, 0, 0),
+        ("FREESHIP", "Free shipping", "free_shipping", 0, "order", 0, 0, 1),
+        ("TAKE5", "$5.00 off", "fixed", 500, "order", 0, 2_500, 1),
+    ] {
+        sqlx::query(
+            "INSERT INTO promotions (code, name, kind, value, target, target_id, min_subtotal_cents, combinable, \
+             active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $9)",
+        )
+        .bind(code)
+        .bind(name)
+        .bind(kind)
+        .bind(value as i64)
+        .bind(target)
+        .bind(target_id as i64)
+        .bind(min_subtotal as i64)
+        .bind(combinable as i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
     tx.commit().await?;
     Ok(products.len())
 }
