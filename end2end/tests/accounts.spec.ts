@@ -1,5 +1,5 @@
-import { test, expect, Page, Locator, Response } from "@playwright/test";
-import { hydrated, cents, Product, uniqueEmail, kitchenProducts } from "./helpers";
+import { test, expect, Page, Locator } from "@playwright/test";
+import { hydrated, cents, Product, uniqueEmail, kitchenProducts, apiCall } from "./helpers";
 
 /** The browser's backup copy of the cart (app/src/client/local_cart.rs). */
 const CART_KEY = "copperleaf.cart.v1";
@@ -28,16 +28,6 @@ function addButton(page: Page, p: Product): Locator {
   return page.getByRole("button", { name: `Add to cart: ${p.name}`, exact: true });
 }
 
-/** Runs `action` and waits for the endpoint it triggers (e.g. `cart/add`, `auth/login`) to answer. */
-async function apiCall(page: Page, endpoint: string, action: () => Promise<unknown>, status = 200): Promise<Response> {
-  const answered = page.waitForResponse(
-    (r) => new URL(r.url()).pathname === `/api/${endpoint}` && r.request().method() === "POST",
-  );
-  await action();
-  const res = await answered;
-  expect(res.status(), `/api/${endpoint}`).toBe(status);
-  return res;
-}
 
 /** Checks the /cart page: exactly these lines with these quantities, consistent totals. */
 async function expectCartPage(page: Page, expected: [Product, number][]) {

@@ -1,5 +1,5 @@
 import { test, expect, Page, Locator, Response, Browser } from "@playwright/test";
-import { hydrated, cents, listed, Product, uniqueEmail, kitchenProducts, serverCommand } from "./helpers";
+import { hydrated, cents, listed, Product, uniqueEmail, kitchenProducts, serverCommand, apiCall } from "./helpers";
 
 /** The browser's backup copy of the cart (app/src/client/local_cart.rs). */
 const CART_KEY = "copperleaf.cart.v1";
@@ -59,16 +59,6 @@ function placeButton(page: Page): Locator {
   return page.getByRole("button", { name: /^Place order · / });
 }
 
-/** Runs `action` and waits for the endpoint it triggers (e.g. `cart/add`) to answer with `status`. */
-async function apiCall(page: Page, endpoint: string, action: () => Promise<unknown>, status = 200): Promise<Response> {
-  const answered = page.waitForResponse(
-    (r) => new URL(r.url()).pathname === `/api/${endpoint}` && r.request().method() === "POST",
-  );
-  await action();
-  const res = await answered;
-  expect(res.status(), `/api/${endpoint}`).toBe(status);
-  return res;
-}
 
 /** Creates an account through the API from this page's context, which is then signed in. */
 async function registerViaApi(page: Page, email: string) {
@@ -93,6 +83,8 @@ async function fillCheckout(page: Page, email: string | undefined, address: Addr
   await page.locator("#city").fill(address.city);
   await page.locator("#postcode").fill(address.postcode);
   await page.locator("#country").selectOption(address.country);
+  // A new country is priced before the order can be placed (shipping and tax follow it).
+  await expect(placeButton(page)).toBeEnabled();
 }
 
 /** The checkout page's total, checked against the expected subtotal plus shipping. */

@@ -1,4 +1,4 @@
-import { expect, Browser, BrowserContext, Page } from "@playwright/test";
+import { expect, Browser, BrowserContext, Page, Response } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { execFileSync } from "child_process";
 
@@ -72,4 +72,20 @@ export async function signedInContext(browser: Browser, email: string, password:
   const res = await context.request.post("/api/auth/login", { form: { email, password } });
   expect(res.status(), await res.text()).toBe(200);
   return context;
+}
+
+/** Runs `action` and waits for the endpoint it triggers (e.g. `cart/add`, `auth/login`) to answer `status`. */
+export async function apiCall(
+  page: Page,
+  endpoint: string,
+  action: () => Promise<unknown>,
+  status = 200,
+): Promise<Response> {
+  const answered = page.waitForResponse(
+    (r) => new URL(r.url()).pathname === `/api/${endpoint}` && r.request().method() === "POST",
+  );
+  await action();
+  const res = await answered;
+  expect(res.status(), `/api/${endpoint}`).toBe(status);
+  return res;
 }

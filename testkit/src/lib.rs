@@ -588,10 +588,11 @@ pub fn new_key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// The place-order form for `key` and `quote`, with a valid address in `city` (form-encoded).
+/// The place-order form for `key` and `quote`, with a valid address in `city` (form-encoded), in
+/// the United States: the country checkout summaries are priced for until the shopper picks one.
 pub fn checkout_form(key: &str, quote: &str, email: &str, city: &str) -> String {
     format!(
-        "idempotency_key={key}&quote={quote}&email={email}&name=Ann+Lee&line1=1+Main+St&line2=&city={city}&postcode=AB1+2CD&country=GB"
+        "idempotency_key={key}&quote={quote}&email={email}&name=Ann+Lee&line1=1+Main+St&line2=&city={city}&postcode=AB1+2CD&country=US"
     )
 }
 
