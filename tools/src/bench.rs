@@ -90,6 +90,31 @@ pub async fn start_shop(dir: &tempfile::TempDir, redis_url: Option<&str>) -> Tes
     testkit::spawn_with(&db_url, redis_url, &[("SEED_DEMO", "true")]).await
 }
 
+/// Two automatic promotions, as a store running a sale has: 10% off the first category and free
+/// shipping over $50.00.
+pub async fn add_automatic_promotions(shop: &TestServer) {
+    let now = app::storage::db::now_ms();
+    for (name, kind, value, target, min) in [
+        ("10% off kitchen", "percent", 10, "category", 0),
+        ("Free shipping over $50", "free_shipping", 0, "order", 5_000),
+    ] {
+        sqlx::query(
+            "INSERT INTO promotions (name, kind, value, target, target_id, min_subtotal_cents, combinable, active, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, 1, $5, 1, 1, $6, $6)",
+        )
+        .bind(name)
+        .bind(kind)
+        .bind(value as i64)
+        .bind(target)
+        .bind(min as i64)
+        .bind(now)
+        .execute(&mut *shop.state.db.write().await.expect("database"))
+        .await
+        .expect("promotion");
+    }
+    shop.state.pricing.invalidate();
+}
+
 /// POSTs a form and reads the answer; true on 2xx.
 pub async fn post_ok(http: &reqwest::Client, url: &str, body: String) -> bool {
     match http.post(url).header("content-type", "application/x-www-form-urlencoded").body(body).send().await {

@@ -1,6 +1,8 @@
 //! Add-to-cart and cart-read throughput and latency at 64 concurrent sessions, with guest carts
 //! in the SQL store (embedded SQLite) and in the Redis store (a redis-server started here).
 //! Run: `cargo run --release -p tools --bin bench-cart -- [seconds] [sessions]`.
+//! With `BENCH_PROMOTIONS=1` two automatic promotions run throughout (10% off one category and
+//! free shipping over $50), so every cart answer is priced with them.
 
 use tools::bench;
 
@@ -18,10 +20,14 @@ async fn main() {
     if let Some(r) = &redis {
         setups.push(("Redis store", Some(r.url())));
     }
-    println!("{sessions} sessions, {secs} s per step after a 2 s warm-up");
+    let promotions = if std::env::var("BENCH_PROMOTIONS").is_ok_and(|v| v == "1") { ", 2 promotions" } else { "" };
+    println!("{sessions} sessions, {secs} s per step after a 2 s warm-up{promotions}");
     for (label, redis_url) in setups {
         let dir = tempfile::tempdir().expect("tempdir");
         let shop = bench::start_shop(&dir, redis_url.as_deref()).await;
+        if std::env::var("BENCH_PROMOTIONS").is_ok_and(|v| v == "1") {
+            bench::add_automatic_promotions(&shop).await;
+        }
         let load = bench::CartLoad::new(&shop, sessions).await;
         println!("{}", load.add(&shop, label, secs).await.line());
         let read = load.read(&shop, label, secs).await;
