@@ -337,7 +337,7 @@ pub fn ShippingAdminPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok((zones, s)) => view! {
-                        <ActionForm action=settings attr:class="form-card">
+                        <ActionForm action=settings attr:class="form-card form-wide">
                             <h2>"Tax"</h2>
                             <label class="check" for="tax-inclusive">
                                 <input id="tax-inclusive" type="radio" name="mode" value="inclusive" checked=s.inclusive />
@@ -361,7 +361,7 @@ pub fn ShippingAdminPage() -> impl IntoView {
                             let rate = format!("{}.{:02}", z.tax_rate_bp / 100, z.tax_rate_bp % 100);
                             let (label_id, rate_id) = (format!("zone-{}-label", z.id), format!("zone-{}-rate", z.id));
                             view! {
-                                <section class="form-card" data-zone=z.id>
+                                <section class="form-card form-wide" data-zone=z.id>
                                     <h2>{z.name.clone()}</h2>
                                     <p class="muted">{format!("Countries: {}", z.countries)}</p>
                                     <ActionForm action=tax attr:class="inline-form">
