@@ -96,6 +96,24 @@ pub fn parse_datetime(raw: &str) -> Option<i64> {
     Some(((days_from_civil(y, m, day) * 24 + h) * 60 + min) * 60_000 + sec * 1000)
 }
 
+/// The date an `<input type="datetime-local">` shows for Unix ms (UTC).
+pub fn format_datetime(ms: Option<i64>) -> String {
+    let Some(ms) = ms else { return String::new() };
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970 (the inverse of `days_from_civil`).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}", rem / 3600, rem % 3600 / 60)
+}
+
 impl PromotionDraft {
     /// Checks every field; the draft, or every problem at once.
     pub fn parse(f: &PromotionFields) -> Result<PromotionDraft, Vec<String>> {
@@ -300,6 +318,10 @@ mod tests {
         assert_eq!(parse_datetime("1970-01-02T00:01"), Some(86_400_000 + 60_000));
         assert_eq!(parse_datetime("2026-11-30T20:36:10"), Some(1_796_070_970_000));
         assert_eq!(parse_datetime("2024-02-29"), Some(1_709_164_800_000));
+        for ok in ["1970-01-01T00:00", "2024-02-29T23:59", "2026-12-24T18:00", "2100-03-01T00:00"] {
+            assert_eq!(format_datetime(parse_datetime(ok)), ok, "the admin form shows what it was given");
+        }
+        assert_eq!(format_datetime(None), "");
         for bad in ["2023-02-29", "2026-11-31", "2026-1-1T25:00", "x", "", "2026-11-30T10", "20261-01-01"] {
             assert_eq!(parse_datetime(bad), None, "{bad}");
         }

@@ -10,6 +10,7 @@ use crate::api::promotions::{
 use crate::components::page_title::PageTitle;
 use crate::domain::money::{format_cents, Currency};
 use crate::domain::pricing::{PromoKind, Promotion, Rate, Rounding, Target};
+use crate::domain::promotion_form::format_datetime;
 use leptos::prelude::*;
 use leptos_meta::Meta;
 use leptos_router::hooks::use_params_map;
@@ -37,28 +38,9 @@ fn describe(p: &Promotion, currency: Currency) -> String {
     format!("{what}{on}{min}")
 }
 
-/// The date an `<input type="datetime-local">` shows for Unix ms (UTC).
-fn datetime_value(ms: Option<i64>) -> String {
-    let Some(ms) = ms else { return String::new() };
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970 (inverse of `promotion_form::days_from_civil`).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}", rem / 3600, rem % 3600 / 60)
-}
-
 /// The promotion form, empty or filled with `p` (then it replaces `p`).
 #[component]
 fn PromotionForm(action: ServerAction<SavePromotion>, p: Option<Promotion>) -> impl IntoView {
-    let currency = Currency::default();
     let id = p.as_ref().map(|p| p.id.to_string()).unwrap_or_default();
     let (kind, value, buy) = match p.as_ref().map(|p| &p.kind) {
         Some(PromoKind::Percent { percent }) => ("percent", percent.to_string(), String::new()),
@@ -79,7 +61,6 @@ fn PromotionForm(action: ServerAction<SavePromotion>, p: Option<Promotion>) -> i
         .filter(|p| p.min_subtotal_cents > 0)
         .map(|p| format!("{}.{:02}", p.min_subtotal_cents / 100, p.min_subtotal_cents % 100))
         .unwrap_or_default();
-    let _ = currency;
     let opt = |value: &'static str, label: &'static str, chosen: &str| {
         view! { <option value=value selected=value == chosen>{label}</option> }
     };
@@ -137,11 +118,11 @@ fn PromotionForm(action: ServerAction<SavePromotion>, p: Option<Promotion>) -> i
             <div class="field-row">
                 <div class="field">
                     <label for="promo-starts">"Starts (UTC)"</label>
-                    <input id="promo-starts" name="starts_at" type="datetime-local" value=datetime_value(p.as_ref().and_then(|p| p.starts_at)) />
+                    <input id="promo-starts" name="starts_at" type="datetime-local" value=format_datetime(p.as_ref().and_then(|p| p.starts_at)) />
                 </div>
                 <div class="field">
                     <label for="promo-ends">"Ends (UTC)"</label>
-                    <input id="promo-ends" name="ends_at" type="datetime-local" value=datetime_value(p.as_ref().and_then(|p| p.ends_at)) />
+                    <input id="promo-ends" name="ends_at" type="datetime-local" value=format_datetime(p.as_ref().and_then(|p| p.ends_at)) />
                 </div>
             </div>
             <div class="field-row">
@@ -406,19 +387,5 @@ pub fn ShippingAdminPage() -> impl IntoView {
                 }
             })}
         </Transition>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::datetime_value;
-    use crate::domain::promotion_form::parse_datetime;
-
-    #[test]
-    fn datetimes_round_trip_through_the_form() {
-        for s in ["1970-01-01T00:00", "2024-02-29T23:59", "2026-12-24T18:00", "2100-03-01T00:00"] {
-            assert_eq!(datetime_value(parse_datetime(s)), s);
-        }
-        assert_eq!(datetime_value(None), "");
     }
 }
