@@ -5,7 +5,7 @@ use app::config::Config;
 use app::engines::experiments::Experiments;
 use app::engines::payments::SimulatedPayments;
 use app::engines::recs::Recommender;
-use app::state::AppState;
+use app::state::{AppState, Resources};
 use app::storage::carts::Carts;
 use app::storage::catalog::SqlCatalog;
 use app::storage::catalog_cache::Catalog;
@@ -112,7 +112,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
     }
     experiments.reload().await.map_err(StartupError::Database)?;
     let payments = Arc::new(SimulatedPayments::new(config.simulated_capture_failures));
-    Ok(AppState {
+    Ok(AppState::new(Resources {
         config: Arc::new(config),
         leptos_options,
         catalog,
@@ -131,7 +131,7 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         cart_sync,
         signer: app::cookies::Signer::new(&cookie_key),
         cookie_key,
-    })
+    }))
 }
 
 /// The session store for this configuration.
