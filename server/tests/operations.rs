@@ -49,6 +49,53 @@ async fn metrics_and_readiness_are_exposed() {
     assert!(!text.contains(&format!("/p/{slug}")), "no per-product labels");
 }
 
+/// A form POST from a browser that accepts compressed answers: (Content-Encoding, body length).
+async fn post_compressible(
+    http: &reqwest::Client,
+    s: &TestServer,
+    path: &str,
+    body: String,
+) -> (Option<String>, usize) {
+    let res = http
+        .post(s.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept-encoding", "gzip, br")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let encoding = res.headers().get("content-encoding").map(|v| v.to_str().unwrap().to_string());
+    (encoding, res.bytes().await.unwrap().len())
+}
+
+/// Compression costs CPU on every answer: small answers go as they are (they fit in one TCP
+/// segment either way), larger JSON and pages are compressed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn answers_are_compressed_only_where_it_pays() {
+    let t = testkit::sqlite().await;
+    let s = testkit::spawn(&t.url, None).await;
+    let http = testkit::browser();
+    let ids = testkit::products_in_stock(&s, 8).await;
+    let (encoding, len) =
+        post_compressible(&http, &s, "/api/cart/add", format!("product_id={}&quantity=1", ids[0].0)).await;
+    assert!(len < 1400, "a one-line cart answer is small ({len} bytes)");
+    assert_eq!(encoding, None, "a small answer is sent as it is");
+    for (id, _) in &ids[1..] {
+        post_compressible(&http, &s, "/api/cart/add", format!("product_id={id}&quantity=1")).await;
+    }
+    let plain = post(&http, &s, "/api/cart", "").await.1.to_string().len();
+    assert!(plain > 2000, "an eight-line cart answer is larger ({plain} bytes)");
+    let (encoding, len) = post_compressible(&http, &s, "/api/cart", String::new()).await;
+    assert_eq!(encoding.as_deref(), Some("br"));
+    assert!(len * 2 < plain, "compressed to {len} of {plain} bytes");
+
+    let (_, slug) = some_product(&s).await;
+    let res = http.get(s.url(&format!("/p/{slug}"))).header("accept-encoding", "gzip, br").send().await.unwrap();
+    assert_eq!(res.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("br"));
+    assert!(res.headers().get("vary").is_some_and(|v| v.to_str().unwrap().contains("accept-encoding")));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_redis_outage_keeps_the_catalogue_up_and_heals_itself() {
     let t = testkit::postgres().await;

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cart_events;
+pub mod compression;
 pub mod flag_override;
 pub mod health;
 pub mod metrics;

@@ -1,7 +1,7 @@
 //! The axum router: health, API, pages and static files, with sessions, compression and cache
 //! headers.
 
-use super::{api, cart_events, flag_override, health, metrics, page_cache, variant_links, visitor_id};
+use super::{api, cart_events, compression, flag_override, health, metrics, page_cache, variant_links, visitor_id};
 use crate::startup;
 use app::services::visitor::Visitor;
 use app::state::AppState;
@@ -16,7 +16,6 @@ use axum::{
 };
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::compression::CompressionLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
@@ -85,7 +84,8 @@ pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
         // Only with METRICS_TOKEN (a bearer token); METRICS_ADDR serves it on its own listener.
         .route("/metrics", get(metrics::render_with_token))
         .layer(middleware::from_fn(cache_headers))
-        .layer(CompressionLayer::new())
+        .layer(compression::for_api())
+        .layer(compression::for_the_rest())
         .layer(middleware::from_fn(security_headers))
         // A panic is a bug, never an answer: the client gets a 500, the connection survives, and
         // the panic is logged and counted.
