@@ -8,51 +8,151 @@ use testkit::TestServer;
 /// How long each benchmark step runs before it measures.
 pub const WARM_UP: Duration = Duration::from_secs(2);
 
-/// Shoppers of the cart benchmarks: each with a session and a line in its cart, and the
-/// products they add (in stock for the whole run).
+/// Shoppers of the cart benchmarks, one at a time per worker, and the products they add (in
+/// stock for the whole run). With `lines_per_cart`, a worker's shopper leaves after adding that
+/// many lines and a new one (no cookies: a new session and cart) takes over, as on a real shop
+/// where a cart holds a few lines; without, each worker keeps one session for the whole run.
 pub struct CartLoad {
-    clients: Vec<reqwest::Client>,
+    http: reqwest::Client,
+    shoppers: std::sync::Arc<Vec<std::sync::Mutex<Shopper>>>,
     ids: Vec<i64>,
+    base: String,
+    lines_per_cart: Option<u64>,
+}
+
+/// One worker's current shopper: the cookies the shop gave it, and how many adds it made.
+#[derive(Default, Clone)]
+struct Shopper {
+    cookies: Vec<(String, String)>,
+    adds: u64,
+}
+
+impl Shopper {
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn remember(&mut self, res: &reqwest::Response) {
+        for value in res.headers().get_all(reqwest::header::SET_COOKIE) {
+            let Some((name, rest)) = value.to_str().ok().and_then(|v| v.split_once('=')) else { continue };
+            let value = rest.split(';').next().unwrap_or("").to_string();
+            self.cookies.retain(|(k, _)| k != name);
+            if !value.is_empty() {
+                self.cookies.push((name.to_string(), value));
+            }
+        }
+    }
+}
+
+/// Up to 40 products with one variant and deep stock, which the shoppers add over and over.
+pub async fn simple_products(db: &sqlx::AnyPool) -> Vec<i64> {
+    sqlx::query_scalar("SELECT id FROM products WHERE option1_name = '' AND stock >= 99 AND active = 1 LIMIT 40")
+        .fetch_all(db)
+        .await
+        .expect("products")
 }
 
 impl CartLoad {
+    /// A session per worker for the whole run, on an in-process test server, each starting with
+    /// a line in its cart.
     pub async fn new(shop: &TestServer, sessions: usize) -> CartLoad {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM products WHERE option1_name = '' AND stock >= 99 AND active = 1 LIMIT 40",
-        )
-        .fetch_all(shop.state.db.read())
-        .await
-        .expect("products");
-        let mut clients = Vec::with_capacity(sessions);
-        for _ in 0..sessions {
-            clients.push(shopper(shop).await);
+        let ids = simple_products(shop.state.db.read()).await;
+        let load = CartLoad::at(&shop.origin(), ids, sessions, None);
+        for worker in 0..sessions {
+            assert!(load.post(worker, "/api/cart/add", "product_id=1&quantity=1".into()).await, "add to cart");
         }
-        CartLoad { clients, ids }
+        load
     }
 
-    /// Every shopper adds one unit at a time, for `secs` after the warm-up.
-    pub async fn add(&self, shop: &TestServer, label: &str, secs: u64) -> loadgen::Report {
-        let (clients, ids, url) = (self.clients.clone(), self.ids.clone(), shop.url("/api/cart/add"));
+    /// `workers` shoppers at a time of the shop at `base` (`http://host:port`), adding `ids`.
+    pub fn at(base: &str, ids: Vec<i64>, workers: usize, lines_per_cart: Option<u64>) -> CartLoad {
+        let shoppers = (0..workers).map(|_| std::sync::Mutex::new(Shopper::default())).collect();
+        CartLoad {
+            http: browser_like_client(),
+            shoppers: std::sync::Arc::new(shoppers),
+            ids,
+            base: base.to_string(),
+            lines_per_cart,
+        }
+    }
+
+    fn clone_for_run(&self) -> CartLoad {
+        CartLoad {
+            http: self.http.clone(),
+            shoppers: self.shoppers.clone(),
+            ids: self.ids.clone(),
+            base: self.base.clone(),
+            lines_per_cart: self.lines_per_cart,
+        }
+    }
+
+    /// POSTs a form as `worker`'s current shopper; true on 2xx.
+    async fn post(&self, worker: usize, path: &str, body: String) -> bool {
+        let cookie = self.shoppers[worker].lock().expect("shopper").cookie_header();
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if !cookie.is_empty() {
+            req = req.header(reqwest::header::COOKIE, cookie);
+        }
+        match req.send().await {
+            Ok(r) if r.status().is_success() => {
+                self.shoppers[worker].lock().expect("shopper").remember(&r);
+                r.bytes().await.is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    /// Every worker's shopper adds one unit of a product at a time, for `secs` after the warm-up.
+    pub async fn add(&self, label: &str, secs: u64) -> loadgen::Report {
+        let load = std::sync::Arc::new(self.clone_for_run());
         let label = format!("{label}: add to cart");
-        loadgen::run(&label, clients.len(), WARM_UP, Duration::from_secs(secs), move |worker, i| {
-            let http = clients[worker].clone();
-            let (url, pid) = (url.clone(), ids[(i as usize + worker) % ids.len()]);
-            async move { post_ok(&http, &url, format!("product_id={pid}&quantity=1")).await }
+        let workers = self.shoppers.len();
+        loadgen::run(&label, workers, WARM_UP, Duration::from_secs(secs), move |worker, _| {
+            let load = load.clone();
+            async move {
+                let pid = {
+                    let mut shopper = load.shoppers[worker].lock().expect("shopper");
+                    if load.lines_per_cart.is_some_and(|n| shopper.adds >= n) {
+                        *shopper = Shopper::default();
+                    }
+                    shopper.adds += 1;
+                    load.ids[(shopper.adds as usize * 7 + worker) % load.ids.len()]
+                };
+                load.post(worker, "/api/cart/add", format!("product_id={pid}&quantity=1")).await
+            }
         })
         .await
     }
 
-    /// Every shopper reads its cart, for `secs` after the warm-up.
-    pub async fn read(&self, shop: &TestServer, label: &str, secs: u64) -> loadgen::Report {
-        let (clients, url) = (self.clients.clone(), shop.url("/api/cart"));
+    /// Every worker's shopper reads its cart, for `secs` after the warm-up.
+    pub async fn read(&self, label: &str, secs: u64) -> loadgen::Report {
+        let load = std::sync::Arc::new(self.clone_for_run());
         let label = format!("{label}: read cart");
-        loadgen::run(&label, clients.len(), WARM_UP, Duration::from_secs(secs), move |worker, _| {
-            let http = clients[worker].clone();
-            let url = url.clone();
-            async move { post_ok(&http, &url, String::new()).await }
+        let workers = self.shoppers.len();
+        loadgen::run(&label, workers, WARM_UP, Duration::from_secs(secs), move |worker, _| {
+            let load = load.clone();
+            async move { load.post(worker, "/api/cart", String::new()).await }
         })
         .await
     }
+}
+
+/// A client that says it accepts compressed answers, as every browser does (bodies are read, not
+/// decoded), so the server does the work it does for real shoppers. No cookie store: the cart
+/// benchmarks keep each shopper's cookies themselves.
+fn browser_like_client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ACCEPT_ENCODING, reqwest::header::HeaderValue::from_static("gzip, deflate, br"));
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .pool_max_idle_per_host(1024)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
 }
 
 /// A client with its own session and one item in its cart.
@@ -92,7 +192,7 @@ pub async fn start_shop(dir: &tempfile::TempDir, redis_url: Option<&str>) -> Tes
 
 /// Two automatic promotions, as a store running a sale has: 10% off the first category and free
 /// shipping over $50.00.
-pub async fn add_automatic_promotions(shop: &TestServer) {
+pub async fn add_automatic_promotions(db: &app::storage::db::Db) {
     let now = app::storage::db::now_ms();
     for (name, kind, value, target, min) in [
         ("10% off kitchen", "percent", 10, "category", 0),
@@ -108,11 +208,54 @@ pub async fn add_automatic_promotions(shop: &TestServer) {
         .bind(target)
         .bind(min as i64)
         .bind(now)
-        .execute(&mut *shop.state.db.write().await.expect("database"))
+        .execute(&mut *db.write().await.expect("database"))
         .await
         .expect("promotion");
     }
-    shop.state.pricing.invalidate();
+}
+
+/// A benchmark step's figures with the server's CPU time over the measured window.
+pub struct Measured {
+    pub report: loadgen::Report,
+    /// Server CPU seconds (user + system) while the step measured.
+    pub cpu_seconds: f64,
+}
+
+impl Measured {
+    /// Server CPU time per request, in milliseconds.
+    pub fn cpu_ms_per_request(&self) -> f64 {
+        self.cpu_seconds * 1000.0 / (self.report.requests.max(1) as f64)
+    }
+
+    /// Cores the server kept busy on average.
+    pub fn cores(&self) -> f64 {
+        self.cpu_seconds / self.report.elapsed.as_secs_f64()
+    }
+
+    pub fn line(&self) -> String {
+        format!(
+            "{}  server CPU {:.3} ms/req ({:.2} cores)",
+            self.report.line(),
+            self.cpu_ms_per_request(),
+            self.cores()
+        )
+    }
+}
+
+/// Runs one step (`load`, which warms up for `WARM_UP` and then measures for `secs`) and reads
+/// the server's CPU time at the start and end of the measured part.
+pub async fn measure<F>(server: &crate::server_process::ServerProcess, secs: u64, load: F) -> Measured
+where
+    F: std::future::Future<Output = loadgen::Report>,
+{
+    let window = async {
+        tokio::time::sleep(WARM_UP).await;
+        let start = server.cpu_seconds();
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        server.cpu_seconds() - start
+    };
+    let (report, cpu_seconds) = tokio::join!(load, window);
+    Measured { report, cpu_seconds }
 }
 
 /// POSTs a form and reads the answer; true on 2xx.

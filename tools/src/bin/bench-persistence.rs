@@ -33,11 +33,11 @@ async fn main() {
         let repairs = server::tasks::spawn_repairs(shop.state.clone());
         let load = bench::CartLoad::new(&shop, sessions).await;
         let before = commits(&shop).await;
-        let add = load.add(&shop, strategy, secs).await;
+        let add = load.add(strategy, secs).await;
         // The warm-up's adds count too: it is the database's work per add that matters.
         let tx = commits(&shop).await - before;
         let adds = add.requests as f64 * (bench::WARM_UP.as_secs_f64() + secs as f64) / secs as f64;
-        let read = load.read(&shop, strategy, secs).await;
+        let read = load.read(strategy, secs).await;
         let exposed = shop.state.carts.unflushed().await.unwrap_or(0);
         eprintln!("{}\n{}", add.line(), read.line());
         println!(
