@@ -77,6 +77,80 @@ every_store!(
     concurrent_new_lines_respect_the_limit,
 );
 
+/// SQL stores: a change that fails inside the database is never answered as done, and does not
+/// take other shoppers' changes with it. On SQLite many changes share one transaction (group
+/// commit); a failing one rolls the group back and the others are run again, each alone.
+mod sql_failures {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() {
+        super::a_failing_change_is_never_acknowledged(super::Kind::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() {
+        super::a_failing_change_is_never_acknowledged(super::Kind::Postgres).await
+    }
+}
+
+/// Makes inserting a line of `variant_id` raise inside the database.
+async fn fail_inserts_of(db: &app::storage::db::Db, variant_id: i64) {
+    let mut conn = db.write().await.unwrap();
+    let statements = match db.dialect {
+        app::storage::db::Dialect::Sqlite => vec![format!(
+            "CREATE TRIGGER fail_line BEFORE INSERT ON cart_items WHEN NEW.variant_id = {variant_id} \
+             BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+        )],
+        app::storage::db::Dialect::Postgres => vec![
+            format!(
+                "CREATE FUNCTION fail_line() RETURNS trigger AS $$ BEGIN IF NEW.variant_id = {variant_id} \
+                 THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+            ),
+            "CREATE TRIGGER fail_line BEFORE INSERT ON cart_items FOR EACH ROW EXECUTE FUNCTION fail_line()".into(),
+        ],
+    };
+    for sql in statements {
+        sqlx::query(&sql).execute(&mut *conn).await.unwrap();
+    }
+}
+
+async fn a_failing_change_is_never_acknowledged(kind: Kind) {
+    const POISON: i64 = 7;
+    let s = subject(kind).await;
+    fail_inserts_of(&s._db.as_ref().unwrap().db, POISON).await;
+    let owners: Vec<CartOwner> = (0..40).map(|i| guest(&format!("fail-{i}"))).collect();
+    // Every shopper adds two products at once; one shopper in four adds the poisoned one.
+    let mut tasks = Vec::new();
+    for (i, o) in owners.iter().enumerate() {
+        for variant in [20 + (i as i64 % 5), if i % 4 == 0 { POISON } else { 30 }] {
+            let (store, o) = (s.store.clone(), o.clone());
+            tasks.push(tokio::spawn(async move {
+                (o.clone(), variant, store.change(&o, lc(variant, Mode::Add, 1, 99, 100)).await)
+            }));
+        }
+    }
+    let mut acknowledged = std::collections::HashMap::<String, u64>::new();
+    for t in tasks {
+        let (o, variant, result) = t.await.unwrap();
+        let held = s.store.load(&o).await.unwrap().quantity_of(variant);
+        match result {
+            Ok(change) => {
+                assert_ne!(variant, POISON, "the failing insert was answered as done");
+                assert_eq!((change.quantity, held), (1, 1), "{o:?} {variant}: acknowledged and kept");
+                *acknowledged.entry(o.key()).or_default() += 1;
+            }
+            Err(e) => {
+                assert_eq!(variant, POISON, "{o:?}: a healthy change failed with its group: {e}");
+                assert_eq!(held, 0, "{o:?}: a change answered as failed was kept");
+            }
+        }
+    }
+    for o in &owners {
+        let cart = s.store.load(o).await.unwrap();
+        let expected = acknowledged.get(&o.key()).copied().unwrap_or(0);
+        assert_eq!(cart.lines.len() as u64, expected, "{o:?}: exactly the acknowledged lines");
+        assert_eq!(cart.version, expected, "{o:?}: one version per acknowledged change");
+    }
+}
+
 fn lc(product_id: i64, mode: Mode, quantity: u32, cap: u32, price_cents: i64) -> LineChange {
     LineChange { variant_id: product_id, mode, quantity, cap, price_cents, max_lines: MAX_LINES }
 }

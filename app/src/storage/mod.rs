@@ -8,6 +8,7 @@ pub mod catalog_cache;
 pub mod db;
 pub mod events;
 pub mod experiments;
+pub mod group_commit;
 pub mod orders;
 pub mod page_cache;
 pub mod pricing;

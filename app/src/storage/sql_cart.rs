@@ -4,10 +4,14 @@
 //! takes the row lock, so changes to one cart run one after another; on SQLite `BEGIN IMMEDIATE`
 //! takes the database write lock. Either way the read-compute-write inside cannot interleave with
 //! another writer of the same cart, and the line limit and caps hold under concurrency.
+//!
+//! On SQLite, adds and sets (the busy path) go through `group_commit` instead: one writer task runs
+//! many carts' changes in one transaction, each in three statements or fewer (`change_in_batch`).
 
 use super::cart_store::{CartOwner, CartStore, Change, LineChange, Mode, StoreError};
 use super::catalog_cache::Catalog;
-use super::db::{now_ms, Db, Tx};
+use super::db::{now_ms, Db, Dialect, Tx};
+use super::group_commit::{self, GroupCommit, GroupCommitError};
 use crate::domain::cart::{StoredCart, StoredLine, MAX_LINES, MAX_QUANTITY};
 use crate::domain::merge::{merge_lines, MergeReport};
 use async_trait::async_trait;
@@ -16,6 +20,108 @@ use sqlx::Row;
 #[derive(Clone, Debug)]
 pub struct SqlCartStore {
     db: Db,
+    /// SQLite only: the writer task that commits cart changes in groups.
+    batch: Option<GroupCommit<Result<Change, StoreError>>>,
+}
+
+impl From<GroupCommitError> for StoreError {
+    fn from(e: GroupCommitError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// An add or set on SQLite, run by the group commit inside its transaction, which holds the
+/// database's write lock from `BEGIN IMMEDIATE`: nothing else writes between the read and the
+/// writes here, so no row lock is needed. Reads the cart once, decides in memory, and writes
+/// only when something changes (the cart row with its version, then the line); a refused or
+/// empty change writes nothing.
+async fn change_in_batch(
+    tx: &mut Tx,
+    owner: &str,
+    change: LineChange,
+) -> Result<Result<Change, StoreError>, sqlx::Error> {
+    let LineChange { variant_id, mode, quantity, cap, price_cents, max_lines } = change;
+    let rows = sqlx::query(
+        "SELECT c.version, i.variant_id, i.quantity, i.price_cents FROM carts c \
+         LEFT JOIN cart_items i ON i.cart_id = c.id WHERE c.owner = $1 ORDER BY i.position, i.variant_id",
+    )
+    .bind(owner)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut version = 0i64;
+    let mut lines = Vec::with_capacity(rows.len());
+    for row in &rows {
+        version = row.try_get("version")?;
+        if let Some(id) = row.try_get::<Option<i64>, _>("variant_id")? {
+            lines.push(StoredLine {
+                variant_id: id,
+                quantity: row.try_get::<i64, _>("quantity")? as u32,
+                price_cents: row.try_get("price_cents")?,
+            });
+        }
+    }
+    let at = lines.iter().position(|l| l.variant_id == variant_id);
+    let old = at.map_or(0, |i| lines[i].quantity);
+    let wanted = match mode {
+        Mode::Add => old.saturating_add(quantity),
+        Mode::Set => quantity,
+    };
+    let capped = wanted > cap;
+    let new = wanted.min(cap);
+    let unchanged = match at {
+        Some(i) => new == old && lines[i].price_cents == price_cents,
+        None => new == 0,
+    };
+    if unchanged {
+        return Ok(Ok(Change { cart: StoredCart { lines, version: version as u64 }, quantity: new, capped }));
+    }
+    if at.is_none() && lines.len() >= max_lines {
+        return Ok(Err(StoreError::CartFull));
+    }
+    let row = sqlx::query(
+        "INSERT INTO carts (owner, version, updated_at) VALUES ($1, 1, $2) \
+         ON CONFLICT (owner) DO UPDATE SET version = carts.version + 1, updated_at = excluded.updated_at \
+         RETURNING id, version",
+    )
+    .bind(owner)
+    .bind(now_ms())
+    .fetch_one(&mut **tx)
+    .await?;
+    let (cart_id, version): (i64, i64) = (row.try_get("id")?, row.try_get("version")?);
+    match at {
+        Some(i) if new == 0 => {
+            sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND variant_id = $2")
+                .bind(cart_id)
+                .bind(variant_id)
+                .execute(&mut **tx)
+                .await?;
+            lines.remove(i);
+        }
+        Some(i) => {
+            sqlx::query("UPDATE cart_items SET quantity = $3, price_cents = $4 WHERE cart_id = $1 AND variant_id = $2")
+                .bind(cart_id)
+                .bind(variant_id)
+                .bind(i64::from(new))
+                .bind(price_cents)
+                .execute(&mut **tx)
+                .await?;
+            lines[i] = StoredLine { variant_id, quantity: new, price_cents };
+        }
+        None => {
+            sqlx::query(
+                "INSERT INTO cart_items (cart_id, variant_id, quantity, price_cents, position) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(cart_id)
+            .bind(variant_id)
+            .bind(i64::from(new))
+            .bind(price_cents)
+            .bind(now_ms() * 1000)
+            .execute(&mut **tx)
+            .await?;
+            lines.push(StoredLine { variant_id, quantity: new, price_cents });
+        }
+    }
+    Ok(Ok(Change { cart: StoredCart { lines, version: version as u64 }, quantity: new, capped }))
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -92,8 +198,11 @@ pub(crate) async fn add_lines(tx: &mut Tx, cart_id: i64, lines: &[StoredLine]) -
 }
 
 impl SqlCartStore {
+    /// On SQLite, starts the group-commit writer on the current runtime (none outside one).
     pub fn new(db: Db) -> Self {
-        SqlCartStore { db }
+        let batch = (db.dialect == Dialect::Sqlite && tokio::runtime::Handle::try_current().is_ok())
+            .then(|| GroupCommit::start(db.clone()));
+        SqlCartStore { db, batch }
     }
 
     /// The guest cart version a sign-in merged from `guest`, if a merge is recorded.
@@ -159,6 +268,14 @@ impl CartStore for SqlCartStore {
     }
 
     async fn change(&self, owner: &CartOwner, change: LineChange) -> Result<Change, StoreError> {
+        if let Some(batch) = &self.batch {
+            let key = owner.key();
+            let job = group_commit::job(move |tx| {
+                let key = key.clone();
+                Box::pin(async move { change_in_batch(tx, &key, change).await })
+            });
+            return batch.run(job).await?;
+        }
         let LineChange { variant_id, mode, quantity, cap, price_cents, max_lines } = change;
         let mut tx = self.db.begin_write().await?;
         let (cart_id, mut version) = lock_cart(&mut tx, &owner.key()).await?;
