@@ -219,6 +219,9 @@ pub struct Measured {
     pub report: loadgen::Report,
     /// Server CPU seconds (user + system) while the step measured.
     pub cpu_seconds: f64,
+    /// The load generator's (this process's) CPU seconds over the same window: with both on one
+    /// machine, server and client together cannot use more than its cores.
+    pub client_cpu_seconds: f64,
 }
 
 impl Measured {
@@ -234,10 +237,11 @@ impl Measured {
 
     pub fn line(&self) -> String {
         format!(
-            "{}  server CPU {:.3} ms/req ({:.2} cores)",
+            "{}  server CPU {:.3} ms/req ({:.2} cores), load generator {:.2} cores",
             self.report.line(),
             self.cpu_ms_per_request(),
-            self.cores()
+            self.cores(),
+            self.client_cpu_seconds / self.report.elapsed.as_secs_f64()
         )
     }
 }
@@ -248,14 +252,15 @@ pub async fn measure<F>(server: &crate::server_process::ServerProcess, secs: u64
 where
     F: std::future::Future<Output = loadgen::Report>,
 {
+    let client = || crate::server_process::cpu_seconds_of(std::process::id()).unwrap_or(f64::NAN);
     let window = async {
         tokio::time::sleep(WARM_UP).await;
-        let start = server.cpu_seconds();
+        let start = (server.cpu_seconds(), client());
         tokio::time::sleep(Duration::from_secs(secs)).await;
-        server.cpu_seconds() - start
+        (server.cpu_seconds() - start.0, client() - start.1)
     };
-    let (report, cpu_seconds) = tokio::join!(load, window);
-    Measured { report, cpu_seconds }
+    let (report, (cpu_seconds, client_cpu_seconds)) = tokio::join!(load, window);
+    Measured { report, cpu_seconds, client_cpu_seconds }
 }
 
 /// POSTs a form and reads the answer; true on 2xx.

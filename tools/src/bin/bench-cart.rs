@@ -77,11 +77,14 @@ async fn main() {
         }
     }
     println!();
-    println!("| store | server cores | add req/s | add p50 / p99 | add CPU/req | read req/s | read p50 / p99 | read CPU/req |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| store | server cores | add req/s | add p50 / p99 | add CPU/req | read req/s | read p50 / p99 | read CPU/req | \
+         machine busy (server + load generator, cores) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (store, cores, add, read) in &rows {
         println!(
-            "| {store} | {} | {:.0} | {:.1} / {:.1} ms | {:.3} ms | {:.0} | {:.1} / {:.1} ms | {:.3} ms |",
+            "| {store} | {} | {:.0} | {:.1} / {:.1} ms | {:.3} ms | {:.0} | {:.1} / {:.1} ms | {:.3} ms | {:.2} + {:.2} |",
             if *cores == Cores::All { "all" } else { "one" },
             add.report.rps(),
             add.report.p50_ms,
@@ -91,6 +94,8 @@ async fn main() {
             read.report.p50_ms,
             read.report.p99_ms,
             read.cpu_ms_per_request(),
+            add.cores(),
+            add.client_cpu_seconds / add.report.elapsed.as_secs_f64(),
         );
     }
     for (store, _, _, _) in rows.iter().filter(|r| r.1 == Cores::All) {
