@@ -108,16 +108,7 @@ async fn change_in_batch(
             lines[i] = StoredLine { variant_id, quantity: new, price_cents };
         }
         None => {
-            sqlx::query(
-                "INSERT INTO cart_items (cart_id, variant_id, quantity, price_cents, position) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(cart_id)
-            .bind(variant_id)
-            .bind(i64::from(new))
-            .bind(price_cents)
-            .bind(now_ms() * 1000)
-            .execute(&mut **tx)
-            .await?;
+            insert_line(tx, cart_id, variant_id, new, price_cents).await?;
             lines.push(StoredLine { variant_id, quantity: new, price_cents });
         }
     }
@@ -146,6 +137,27 @@ pub(crate) async fn lock_cart(tx: &mut Tx, owner: &str) -> Result<(i64, i64), sq
     .fetch_one(&mut **tx)
     .await?;
     Ok((row.try_get("id")?, row.try_get("version")?))
+}
+
+/// A new line at the end of the cart.
+async fn insert_line(
+    tx: &mut Tx,
+    cart_id: i64,
+    variant_id: i64,
+    quantity: u32,
+    price_cents: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO cart_items (cart_id, variant_id, quantity, price_cents, position) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(cart_id)
+    .bind(variant_id)
+    .bind(i64::from(quantity))
+    .bind(price_cents)
+    .bind(now_ms() * 1000)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 pub(crate) async fn bump_version(tx: &mut Tx, cart_id: i64) -> Result<i64, sqlx::Error> {
@@ -314,16 +326,7 @@ impl CartStore for SqlCartStore {
                 return Err(StoreError::CartFull);
             }
             version = bump_version(&mut tx, cart_id).await?;
-            sqlx::query(
-                "INSERT INTO cart_items (cart_id, variant_id, quantity, price_cents, position) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(cart_id)
-            .bind(variant_id)
-            .bind(i64::from(new))
-            .bind(price_cents)
-            .bind(now_ms() * 1000)
-            .execute(&mut *tx)
-            .await?;
+            insert_line(&mut tx, cart_id, variant_id, new, price_cents).await?;
         } else if new != old || old_price != Some(price_cents) {
             sqlx::query("UPDATE cart_items SET quantity = $3, price_cents = $4 WHERE cart_id = $1 AND variant_id = $2")
                 .bind(cart_id)
