@@ -33,6 +33,10 @@ pub struct Config {
     pub seed_demo: bool,
     /// `SESSION_DAYS`: days of inactivity before a guest session expires (default 30).
     pub session_inactivity: Duration,
+    /// `SESSION_CACHE_MB`: on SQLite, how many megabytes of sessions the process keeps in memory
+    /// so most requests read theirs without a database round trip (default 32; 0 turns it off).
+    /// Not used on PostgreSQL, whose session table several instances may share.
+    pub session_cache_bytes: u64,
     /// `SHUTDOWN_GRACE_SECS`: how long in-flight requests get on shutdown (default 20).
     pub shutdown_grace: Duration,
     /// `TRUST_PROXY`: take the client address from the last `X-Forwarded-For` entry (set it only
@@ -103,6 +107,7 @@ impl std::fmt::Debug for Config {
             .field("log_json", &self.log_json)
             .field("seed_demo", &self.seed_demo)
             .field("session_inactivity", &self.session_inactivity)
+            .field("session_cache_bytes", &self.session_cache_bytes)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("trust_proxy", &self.trust_proxy)
             .field("metrics_token", &self.metrics_token)
@@ -193,6 +198,12 @@ impl Config {
                 .ok_or("CART_FLUSH_IDLE_SECS: expected 1 to 86400 seconds")?,
             None => 30,
         };
+        let session_cache_mb: u64 = match non_empty("SESSION_CACHE_MB") {
+            Some(v) => {
+                v.parse().ok().filter(|mb| *mb <= 4096).ok_or("SESSION_CACHE_MB: expected 0 to 4096 megabytes")?
+            }
+            None => 32,
+        };
         Ok(Config {
             addr,
             database_url: non_empty("DATABASE_URL").unwrap_or_else(|| "sqlite://data/shop.db".into()),
@@ -205,6 +216,7 @@ impl Config {
             log_json: non_empty("LOG_FORMAT").is_some_and(|v| v == "json"),
             seed_demo,
             session_inactivity: Duration::from_secs(session_days * 24 * 3600),
+            session_cache_bytes: session_cache_mb * 1024 * 1024,
             shutdown_grace: Duration::from_secs(grace),
             trust_proxy,
             metrics_token: metrics_token.map(SecretString::from),
@@ -244,6 +256,7 @@ mod tests {
         assert_eq!(c.origins, vec!["http://127.0.0.1:3000", "http://localhost:3000"]);
         assert!(!c.secure_cookies);
         assert_eq!(c.session_inactivity, Duration::from_secs(30 * 86400));
+        assert_eq!(c.session_cache_bytes, 32 * 1024 * 1024);
     }
 
     #[test]
@@ -259,6 +272,9 @@ mod tests {
         assert!(cfg(&[("SEED_DEMO", "maybe")]).is_err());
         assert!(cfg(&[("METRICS_TOKEN", "short")]).is_err());
         assert!(cfg(&[("METRICS_ADDR", "nowhere")]).is_err());
+        assert_eq!(cfg(&[("SESSION_CACHE_MB", "0")]).unwrap().session_cache_bytes, 0);
+        assert!(cfg(&[("SESSION_CACHE_MB", "4097")]).is_err());
+        assert!(cfg(&[("SESSION_CACHE_MB", "-1")]).is_err());
     }
 
     #[test]

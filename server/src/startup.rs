@@ -15,6 +15,7 @@ use app::storage::experiments::ExperimentStore;
 use app::storage::orders::OrderStore;
 use app::storage::rate_limit::{FailureCounter, MemoryCounter, RedisCounter, SqlCounter};
 use app::storage::redis::Redis;
+use app::storage::session_cache::SessionCache;
 use app::storage::session_store::{GuardedRedisStore, ShopSessionStore, SqlSessionStore};
 use app::storage::sql_cart::SqlCartStore;
 use app::storage::users::UserStore;
@@ -138,6 +139,11 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
 pub fn session_store(state: &AppState) -> ShopSessionStore {
     match &state.redis {
         Some(r) => ShopSessionStore::Redis(GuardedRedisStore::new(r.clone())),
+        // Only SQLite's table is this process's alone; instances share PostgreSQL's.
+        None if state.db.dialect == Dialect::Sqlite && state.config.session_cache_bytes > 0 => {
+            let cache = Arc::new(SessionCache::new(state.config.session_cache_bytes));
+            ShopSessionStore::Sql(SqlSessionStore::with_cache(state.db.clone(), cache))
+        }
         None => ShopSessionStore::Sql(SqlSessionStore::new(state.db.clone())),
     }
 }

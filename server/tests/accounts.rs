@@ -421,3 +421,109 @@ async fn a_second_user_on_the_same_browser_gets_their_own_cart(kind: Kind) {
     assert_eq!(qty(&first_cart["cart"], ids[0]), 2);
     assert_eq!(qty(&first_cart["cart"], ids[1]), 0);
 }
+
+/// `/api/auth/me` as a client holding only the given session cookie.
+async fn me_with(s: &TestServer, sid: &str) -> Value {
+    reqwest::Client::new()
+        .post(s.url("/api/auth/me"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(COOKIE, format!("sid={sid}"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()
+}
+
+/// Two instances on one PostgreSQL without Redis share the session table: a sign-out on one
+/// must end the session on the other at once (no instance may answer from its own copy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sign_out_on_one_instance_ends_the_session_on_another() {
+    let t = testkit::database(testkit::Backend::Postgres).await;
+    let a = testkit::spawn(&t.url, None).await;
+    let b = testkit::spawn(&t.url, None).await;
+    let http = testkit::browser();
+    let mail = email();
+    register(&http, &a, &mail).await;
+    let res = http
+        .post(a.url("/api/auth/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("email={}&password={}", enc(&mail), enc(PASSWORD)))
+        .send()
+        .await
+        .unwrap();
+    let sid = sid_from(&res).expect("a session cookie at login");
+    for _ in 0..3 {
+        assert_eq!(me_with(&b, &sid).await["email"], mail, "instance B reads the shared session");
+    }
+    let (status, _) = post(&http, &a, "/api/auth/logout", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(me_with(&b, &sid).await, Value::Null, "instance B still honours a signed-out session");
+}
+
+/// The embedded default's in-process copy of sessions (`session_cache`), on a real SQLite file.
+mod session_cache {
+    use app::storage::session_cache::SessionCache;
+    use app::storage::session_store::SqlSessionStore;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use tower_sessions::session::{Id, Record};
+    use tower_sessions::SessionStore;
+
+    fn record(id: Id, user: &str) -> Record {
+        let mut data = HashMap::new();
+        data.insert("user".to_string(), serde_json::json!(user));
+        Record { id, data, expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1) }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_session_read_again_does_not_touch_the_database() {
+        let t = testkit::sqlite().await;
+        let cached = SqlSessionStore::with_cache(t.db.clone(), Arc::new(SessionCache::new(1 << 20)));
+        let plain = SqlSessionStore::new(t.db.clone());
+        let mut r = record(Id::default(), "ada");
+        cached.create(&mut r).await.unwrap();
+        assert_eq!(cached.load(&r.id).await.unwrap().unwrap().data, r.data);
+        // With the table gone, only a copy can answer.
+        sqlx::query("DROP TABLE sessions").execute(&mut *t.db.write().await.unwrap()).await.unwrap();
+        assert!(plain.load(&r.id).await.is_err(), "the table really is gone");
+        assert_eq!(cached.load(&r.id).await.unwrap().unwrap().data, r.data, "served from the copy");
+    }
+
+    /// Sign-outs racing reads of the same session: after every sign-out, the session reads as
+    /// signed out, from the copy and from the table. A load that read the signed-in row just
+    /// before the write must not put it back in the copy afterwards.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_write_racing_reads_is_never_undone_by_the_copy() {
+        let t = testkit::sqlite().await;
+        let store = SqlSessionStore::with_cache(t.db.clone(), Arc::new(SessionCache::new(1 << 20)));
+        let plain = SqlSessionStore::new(t.db.clone());
+        for round in 0..60 {
+            let id = Id::default();
+            store.save(&record(id, "signed-in")).await.unwrap();
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let readers: Vec<_> = (0..6)
+                .map(|_| {
+                    let (store, stop) = (store.clone(), stop.clone());
+                    tokio::spawn(async move {
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            store.load(&id).await.unwrap();
+                            // A copy answers without suspending: let the writer's tasks run.
+                            tokio::task::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            store.save(&record(id, "signed-out")).await.unwrap();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            for r in readers {
+                r.await.unwrap();
+            }
+            let want = serde_json::json!("signed-out");
+            assert_eq!(plain.load(&id).await.unwrap().unwrap().data["user"], want, "round {round}: table");
+            assert_eq!(store.load(&id).await.unwrap().unwrap().data["user"], want, "round {round}: copy");
+        }
+    }
+}

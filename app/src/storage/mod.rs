@@ -15,6 +15,7 @@ pub mod pricing;
 pub mod rate_limit;
 pub mod redis;
 pub mod redis_cart;
+pub mod session_cache;
 pub mod session_store;
 pub mod sql_cart;
 pub mod users;

@@ -1,9 +1,12 @@
 //! Session stores. With `REDIS_URL`: tower-sessions-redis-store behind the Redis circuit breaker.
 //! Without: `SqlSessionStore`, a table in the shop's own database, so the default run needs no
 //! other service. Sessions hold identity only (user id, flags); carts live in the cart stores.
+//! On SQLite the SQL store keeps an in-process copy (`session_cache`), since there the process
+//! is the table's only writer.
 
 use super::db::{now_ms, Db};
 use super::redis::Redis;
+use super::session_cache::SessionCache;
 use async_trait::async_trait;
 use sqlx::Row;
 use tower_sessions::session::{Id, Record};
@@ -13,11 +16,25 @@ use tower_sessions_redis_store::RedisStore;
 #[derive(Clone, Debug)]
 pub struct SqlSessionStore {
     db: Db,
+    cache: Option<std::sync::Arc<SessionCache>>,
 }
 
 impl SqlSessionStore {
+    /// Every load reads the table: for a table several processes share.
     pub fn new(db: Db) -> Self {
-        SqlSessionStore { db }
+        SqlSessionStore { db, cache: None }
+    }
+
+    /// Loads are served from `cache` where they can be. Only for a table this process alone
+    /// writes (see `session_cache`).
+    pub fn with_cache(db: Db, cache: std::sync::Arc<SessionCache>) -> Self {
+        SqlSessionStore { db, cache: Some(cache) }
+    }
+
+    fn forget(&self, id: &Id) {
+        if let Some(cache) = &self.cache {
+            cache.forget(id);
+        }
     }
 
     /// Deletes expired sessions; run periodically.
@@ -44,6 +61,7 @@ impl SessionStore for SqlSessionStore {
         let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
         // A fresh random 128-bit id practically never collides; if it does, draw another.
         for _ in 0..8 {
+            self.forget(&record.id);
             let inserted = sqlx::query(
                 "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
             )
@@ -51,10 +69,9 @@ impl SessionStore for SqlSessionStore {
             .bind(&data)
             .bind(expiry_ms(record))
             .execute(&mut *self.db.write().await.map_err(backend)?)
-            .await
-            .map_err(backend)?
-            .rows_affected();
-            if inserted == 1 {
+            .await;
+            self.forget(&record.id);
+            if inserted.map_err(backend)?.rows_affected() == 1 {
                 return Ok(());
             }
             record.id = Id::default();
@@ -64,7 +81,8 @@ impl SessionStore for SqlSessionStore {
 
     async fn save(&self, record: &Record) -> Result<()> {
         let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
-        sqlx::query(
+        self.forget(&record.id);
+        let saved = sqlx::query(
             "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
         )
@@ -72,12 +90,17 @@ impl SessionStore for SqlSessionStore {
         .bind(data)
         .bind(expiry_ms(record))
         .execute(&mut *self.db.write().await.map_err(backend)?)
-        .await
-        .map_err(backend)?;
+        .await;
+        self.forget(&record.id);
+        saved.map_err(backend)?;
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
+        if let Some(record) = self.cache.as_ref().and_then(|c| c.get(id)) {
+            return Ok(Some(record));
+        }
+        let ticket = self.cache.as_ref().map(|c| c.ticket(id));
         let row = sqlx::query("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
             .bind(id.to_string())
             .bind(now_ms())
@@ -89,16 +112,23 @@ impl SessionStore for SqlSessionStore {
         let expires: i64 = row.try_get("expires_at").map_err(backend)?;
         let expiry_date = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(expires) * 1_000_000)
             .map_err(|e| Error::Decode(e.to_string()))?;
+        let json_bytes = data.len();
         let data = serde_json::from_str(&data).map_err(|e| Error::Decode(e.to_string()))?;
-        Ok(Some(Record { id: *id, data, expiry_date }))
+        let record = Record { id: *id, data, expiry_date };
+        if let (Some(cache), Some(ticket)) = (&self.cache, ticket) {
+            cache.offer(ticket, &record, json_bytes);
+        }
+        Ok(Some(record))
     }
 
     async fn delete(&self, id: &Id) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
+        self.forget(id);
+        let deleted = sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id.to_string())
             .execute(&mut *self.db.write().await.map_err(backend)?)
-            .await
-            .map_err(backend)?;
+            .await;
+        self.forget(id);
+        deleted.map_err(backend)?;
         Ok(())
     }
 }
