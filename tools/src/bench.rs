@@ -222,6 +222,8 @@ pub struct Measured {
     /// The load generator's (this process's) CPU seconds over the same window: with both on one
     /// machine, server and client together cannot use more than its cores.
     pub client_cpu_seconds: f64,
+    /// Other processes the step drives (redis-server), CPU seconds over the same window.
+    pub others_cpu_seconds: f64,
 }
 
 impl Measured {
@@ -235,32 +237,45 @@ impl Measured {
         self.cpu_seconds / self.report.elapsed.as_secs_f64()
     }
 
+    /// Cores the load generator kept busy on average.
+    pub fn client_cores(&self) -> f64 {
+        self.client_cpu_seconds / self.report.elapsed.as_secs_f64()
+    }
+
+    /// Cores the other processes (redis-server) kept busy on average.
+    pub fn others_cores(&self) -> f64 {
+        self.others_cpu_seconds / self.report.elapsed.as_secs_f64()
+    }
+
     pub fn line(&self) -> String {
         format!(
-            "{}  server CPU {:.3} ms/req ({:.2} cores), load generator {:.2} cores",
+            "{}  server CPU {:.3} ms/req ({:.2} cores), load generator {:.2} cores, redis-server {:.2} cores",
             self.report.line(),
             self.cpu_ms_per_request(),
             self.cores(),
-            self.client_cpu_seconds / self.report.elapsed.as_secs_f64()
+            self.client_cores(),
+            self.others_cores(),
         )
     }
 }
 
 /// Runs one step (`load`, which warms up for `WARM_UP` and then measures for `secs`) and reads
 /// the server's CPU time at the start and end of the measured part.
-pub async fn measure<F>(server: &crate::server_process::ServerProcess, secs: u64, load: F) -> Measured
+pub async fn measure<F>(server: &crate::server_process::ServerProcess, others: &[u32], secs: u64, load: F) -> Measured
 where
     F: std::future::Future<Output = loadgen::Report>,
 {
-    let client = || crate::server_process::cpu_seconds_of(std::process::id()).unwrap_or(f64::NAN);
+    use crate::server_process::cpu_seconds_of;
+    let client = || cpu_seconds_of(std::process::id()).unwrap_or(f64::NAN);
+    let others = || others.iter().map(|pid| cpu_seconds_of(*pid).unwrap_or(f64::NAN)).sum::<f64>();
     let window = async {
         tokio::time::sleep(WARM_UP).await;
-        let start = (server.cpu_seconds(), client());
+        let start = (server.cpu_seconds(), client(), others());
         tokio::time::sleep(Duration::from_secs(secs)).await;
-        (server.cpu_seconds() - start.0, client() - start.1)
+        (server.cpu_seconds() - start.0, client() - start.1, others() - start.2)
     };
-    let (report, (cpu_seconds, client_cpu_seconds)) = tokio::join!(load, window);
-    Measured { report, cpu_seconds, client_cpu_seconds }
+    let (report, (cpu_seconds, client_cpu_seconds, others_cpu_seconds)) = tokio::join!(load, window);
+    Measured { report, cpu_seconds, client_cpu_seconds, others_cpu_seconds }
 }
 
 /// POSTs a form and reads the answer; true on 2xx.

@@ -30,6 +30,7 @@ async fn main() {
     if let Some(r) = &redis {
         setups.push(("Redis", Some(r.url())));
     }
+    let redis_pid: Vec<u32> = redis.as_ref().and_then(|r| r.pid()).into_iter().collect();
     let only = |var: &str, value: &str| std::env::var(var).map_or(true, |v| v.eq_ignore_ascii_case(value));
     setups.retain(|(store, _)| only("BENCH_STORE", store));
     let core_steps: Vec<Cores> = [(Cores::All, "all"), (Cores::One, "one")]
@@ -69,9 +70,10 @@ async fn main() {
             db.close().await;
             let load = bench::CartLoad::at(&server.url(""), ids, shoppers, Some(LINES_PER_CART));
             let label = format!("{store}, {}", if cores == Cores::All { "all cores" } else { "one core" });
-            let add = bench::measure(&server, secs, load.add(&label, secs)).await;
+            let others: &[u32] = if redis_url.is_some() { &redis_pid } else { &[] };
+            let add = bench::measure(&server, others, secs, load.add(&label, secs)).await;
             println!("{}", add.line());
-            let read = bench::measure(&server, secs, load.read(&label, secs)).await;
+            let read = bench::measure(&server, others, secs, load.read(&label, secs)).await;
             println!("{}", read.line());
             rows.push((store.to_string(), cores, add, read));
         }
@@ -79,12 +81,12 @@ async fn main() {
     println!();
     println!(
         "| store | server cores | add req/s | add p50 / p99 | add CPU/req | read req/s | read p50 / p99 | read CPU/req | \
-         machine busy (server + load generator, cores) |"
+         machine busy during adds (server + load generator + redis-server, cores) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (store, cores, add, read) in &rows {
         println!(
-            "| {store} | {} | {:.0} | {:.1} / {:.1} ms | {:.3} ms | {:.0} | {:.1} / {:.1} ms | {:.3} ms | {:.2} + {:.2} |",
+            "| {store} | {} | {:.0} | {:.1} / {:.1} ms | {:.3} ms | {:.0} | {:.1} / {:.1} ms | {:.3} ms | {:.2} + {:.2} + {:.2} |",
             if *cores == Cores::All { "all" } else { "one" },
             add.report.rps(),
             add.report.p50_ms,
@@ -95,7 +97,8 @@ async fn main() {
             read.report.p99_ms,
             read.cpu_ms_per_request(),
             add.cores(),
-            add.client_cpu_seconds / add.report.elapsed.as_secs_f64(),
+            add.client_cores(),
+            add.others_cores(),
         );
     }
     for (store, _, _, _) in rows.iter().filter(|r| r.1 == Cores::All) {
