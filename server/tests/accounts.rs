@@ -144,18 +144,7 @@ async fn session_id_changes_at_login_and_logout(kind: Kind) {
     assert_eq!(res.status().as_u16(), 200);
     let user_sid = sid_from(&res).expect("a new session cookie at login");
     assert_ne!(user_sid, guest_sid, "session id cycled at login");
-    let stale = reqwest::Client::new();
-    let me = stale
-        .post(s.url("/api/auth/me"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header(COOKIE, format!("sid={guest_sid}"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    assert_eq!(me, Value::Null, "the pre-login session id grants nothing");
+    assert_eq!(me_with(s, &guest_sid).await, Value::Null, "the pre-login session id grants nothing");
     let res = http
         .post(s.url("/api/auth/logout"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -163,17 +152,7 @@ async fn session_id_changes_at_login_and_logout(kind: Kind) {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
-    let me = stale
-        .post(s.url("/api/auth/me"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header(COOKIE, format!("sid={user_sid}"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
-    assert_eq!(me, Value::Null, "the signed-in session is gone after logout");
+    assert_eq!(me_with(s, &user_sid).await, Value::Null, "the signed-in session is gone after logout");
     // Cross-site sign-in attempts are refused before anything else.
     let res = reqwest::Client::new()
         .post(s.url("/api/auth/login"))
