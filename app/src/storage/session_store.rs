@@ -37,6 +37,13 @@ impl SqlSessionStore {
         }
     }
 
+    /// Empties the copy now and again when dropped: after the write, and also if the write's
+    /// future is dropped midway (a client gone), when it may already have committed.
+    fn forget_around(&self, id: Id) -> ForgetOnDrop<'_> {
+        self.forget(&id);
+        ForgetOnDrop(self, id)
+    }
+
     /// Deletes expired sessions; run periodically.
     pub async fn delete_expired(&self) -> std::result::Result<u64, sqlx::Error> {
         let res = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
@@ -44,6 +51,14 @@ impl SqlSessionStore {
             .execute(&mut *self.db.write().await?)
             .await?;
         Ok(res.rows_affected())
+    }
+}
+
+struct ForgetOnDrop<'a>(&'a SqlSessionStore, Id);
+
+impl Drop for ForgetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.forget(&self.1);
     }
 }
 
@@ -61,7 +76,7 @@ impl SessionStore for SqlSessionStore {
         let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
         // A fresh random 128-bit id practically never collides; if it does, draw another.
         for _ in 0..8 {
-            self.forget(&record.id);
+            let forget = self.forget_around(record.id);
             let inserted = sqlx::query(
                 "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
             )
@@ -70,7 +85,7 @@ impl SessionStore for SqlSessionStore {
             .bind(expiry_ms(record))
             .execute(&mut *self.db.write().await.map_err(backend)?)
             .await;
-            self.forget(&record.id);
+            drop(forget);
             if inserted.map_err(backend)?.rows_affected() == 1 {
                 return Ok(());
             }
@@ -81,7 +96,7 @@ impl SessionStore for SqlSessionStore {
 
     async fn save(&self, record: &Record) -> Result<()> {
         let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
-        self.forget(&record.id);
+        let _forget = self.forget_around(record.id);
         let saved = sqlx::query(
             "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
@@ -91,7 +106,6 @@ impl SessionStore for SqlSessionStore {
         .bind(expiry_ms(record))
         .execute(&mut *self.db.write().await.map_err(backend)?)
         .await;
-        self.forget(&record.id);
         saved.map_err(backend)?;
         Ok(())
     }
@@ -122,12 +136,11 @@ impl SessionStore for SqlSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> Result<()> {
-        self.forget(id);
+        let _forget = self.forget_around(*id);
         let deleted = sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id.to_string())
             .execute(&mut *self.db.write().await.map_err(backend)?)
             .await;
-        self.forget(id);
         deleted.map_err(backend)?;
         Ok(())
     }
