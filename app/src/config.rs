@@ -212,7 +212,10 @@ impl Config {
             cookie_secret: cookie_secret.map(SecretString::from),
             origins,
             secure_cookies,
-            log_filter: non_empty("RUST_LOG").unwrap_or_else(|| "info,sqlx=warn".into()),
+            // tower-sessions opens an info-level span for every request and every session call,
+            // a few percent of a cart read's CPU; its errors are still logged at warn and above.
+            log_filter: non_empty("RUST_LOG")
+                .unwrap_or_else(|| "info,sqlx=warn,tower_sessions=warn,tower_sessions_core=warn".into()),
             log_json: non_empty("LOG_FORMAT").is_some_and(|v| v == "json"),
             seed_demo,
             session_inactivity: Duration::from_secs(session_days * 24 * 3600),

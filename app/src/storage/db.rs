@@ -108,6 +108,11 @@ impl Db {
             .acquire_timeout(Duration::from_secs(5))
             .idle_timeout(Duration::from_secs(300));
         if dialect == Dialect::Sqlite {
+            // sqlx pings every connection it hands out, which on SQLite is one more round trip
+            // to the connection's thread for each query (a cart read was two of them). An embedded
+            // file cannot hang up; PostgreSQL keeps the ping, which replaces a connection a
+            // restarted server dropped before a request sees it fail.
+            options = options.test_before_acquire(false);
             // WAL lets readers run beside the one writer; the busy timeout makes writers queue
             // instead of failing; NORMAL sync is durable across application crashes.
             options = options.after_connect(|conn, _meta| {
@@ -196,4 +201,21 @@ fn ensure_sqlite_parent_dir(url: &str) {
 /// Milliseconds since the Unix epoch: the one time format in the database.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Db;
+
+    /// A pooled SQLite connection is handed out without a ping (a round trip to its thread per
+    /// query); a PostgreSQL one is pinged, so a connection a restarted server dropped is replaced.
+    #[tokio::test]
+    async fn only_postgres_connections_are_pinged_before_use() {
+        let db = Db::connect("sqlite::memory:", 1).await.expect("sqlite");
+        assert!(!db.read().options().get_test_before_acquire());
+        if let Ok(url) = std::env::var("TEST_DATABASE_URL") {
+            let db = Db::connect(&url, 1).await.expect("postgres");
+            assert!(db.read().options().get_test_before_acquire());
+        }
+    }
 }
