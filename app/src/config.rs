@@ -25,7 +25,7 @@ pub struct Config {
     pub origins: Vec<String>,
     /// `COOKIE_SECURE`: mark cookies Secure (default: true when an origin is https).
     pub secure_cookies: bool,
-    /// `RUST_LOG`, default `info,sqlx=warn`.
+    /// `RUST_LOG`, default `info,sqlx=warn` with tower-sessions at warn.
     pub log_filter: String,
     /// `LOG_FORMAT=json` for JSON logs; default human-readable.
     pub log_json: bool,
@@ -39,6 +39,9 @@ pub struct Config {
     pub session_cache_bytes: u64,
     /// `SHUTDOWN_GRACE_SECS`: how long in-flight requests get on shutdown (default 20).
     pub shutdown_grace: Duration,
+    /// `LEPTOS_SITE_ROOT`: the folder holding the built client code and styles (`pkg/`) and the
+    /// public files (default `target/site`, where `cargo leptos build` puts them).
+    pub site_root: String,
     /// `TRUST_PROXY`: take the client address from the last `X-Forwarded-For` entry (set it only
     /// behind a proxy that writes that header). Default false: the socket's peer address.
     pub trust_proxy: bool,
@@ -108,6 +111,7 @@ impl std::fmt::Debug for Config {
             .field("seed_demo", &self.seed_demo)
             .field("session_inactivity", &self.session_inactivity)
             .field("session_cache_bytes", &self.session_cache_bytes)
+            .field("site_root", &self.site_root)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("trust_proxy", &self.trust_proxy)
             .field("metrics_token", &self.metrics_token)
@@ -221,6 +225,7 @@ impl Config {
             session_inactivity: Duration::from_secs(session_days * 24 * 3600),
             session_cache_bytes: session_cache_mb * 1024 * 1024,
             shutdown_grace: Duration::from_secs(grace),
+            site_root: non_empty("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
             trust_proxy,
             metrics_token: metrics_token.map(SecretString::from),
             metrics_addr,

@@ -27,7 +27,7 @@ pub mod state;
 pub mod storage;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet};
+use leptos_meta::{provide_meta_context, Link, MetaTags};
 use leptos_router::{
     components::{Route, Router, Routes},
     path, SsrMode,
@@ -60,6 +60,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="theme-color" content="#0f766e" />
+                // The package directory is `assets/<fingerprint>` (see the server's `http::assets`):
+                // styles, loader and wasm are named by their content and cached for a year. Here in
+                // the shell, rendered on the server only, not in the hydrated app, which would not
+                // know the fingerprint.
+                <link rel="stylesheet" href=format!("/{}/shop.css", options.site_pkg_dir) />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -80,7 +85,6 @@ pub fn App() -> impl IntoView {
     // Pages render completely before the first byte is sent (`SsrMode::Async`): statuses such as
     // 404 and each page's <title> are then known up front, and crawlers get the whole page.
     view! {
-        <Stylesheet id="leptos" href="/pkg/shop.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Router>
             <a class="skip-link" href="#main">"Skip to content"</a>

@@ -38,9 +38,17 @@ pub enum StartupError {
 }
 
 /// Leptos settings the server needs; the site root holds the built `pkg/` and public files.
+/// The pages name the client code and styles under `/assets/<fingerprint of pkg/>/` (Leptos
+/// calls that part of the URL the package directory), so their URLs change with their content
+/// and browsers may keep them for a year (`http::assets`).
 pub fn leptos_options(config: &Config) -> LeptosOptions {
-    let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
-    LeptosOptions::builder().output_name("shop").site_root(site_root).site_pkg_dir("pkg").site_addr(config.addr).build()
+    let pkg = std::path::Path::new(&config.site_root).join("pkg");
+    LeptosOptions::builder()
+        .output_name("shop")
+        .site_root(config.site_root.as_str())
+        .site_pkg_dir(crate::http::assets::url_dir(&crate::http::assets::fingerprint(&pkg)))
+        .site_addr(config.addr)
+        .build()
 }
 
 pub async fn connect_db(config: &Config) -> Result<Db, StartupError> {

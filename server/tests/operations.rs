@@ -296,3 +296,53 @@ async fn a_database_restart_is_reported_and_survived() {
     assert_eq!(status, 200, "{cart}");
     assert_eq!(cart["lines"][0]["quantity"], 2, "the cart from before the outage is intact: {cart}");
 }
+
+/// The pages name the client code and styles by their content, and those files are served for a
+/// year without revalidation; another build's name is a 404, never this build's files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_files_are_named_by_content_and_kept_for_a_year() {
+    let site = tempfile::tempdir().unwrap();
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let files = [("shop.js", "export default function(){}"), ("shop.wasm", "\0asm wasm"), ("shop.css", "body{}")];
+    for (name, body) in files {
+        std::fs::write(pkg.join(name), body).unwrap();
+    }
+    let t = testkit::sqlite().await;
+    let root = site.path().to_str().unwrap();
+    let s = testkit::spawn_with(&t.url, None, &[("LEPTOS_SITE_ROOT", root)]).await;
+    let http = testkit::browser();
+    let page = http.get(s.url("/")).send().await.unwrap();
+    assert_eq!(page.headers()["cache-control"], "private, no-cache", "pages are not kept");
+    let html = page.text().await.unwrap();
+    let folder = html.split("\"/assets/").nth(1).and_then(|rest| rest.split('/').next()).expect("an /assets/ URL");
+    assert_eq!(folder.len(), 16, "a fingerprint: {folder}");
+    assert!(!html.contains("/pkg/"), "every asset is named by its fingerprint");
+    for (name, body) in files {
+        let url = format!("/assets/{folder}/{name}");
+        assert!(html.contains(&url), "the page names {url}");
+        let res = http.get(s.url(&url)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{url}");
+        assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable", "{url}");
+        assert_eq!(res.text().await.unwrap(), body, "{url}");
+    }
+    for wrong in [
+        "/assets/0123456789abcdef/shop.js".to_string(),
+        format!("/assets/{folder}/missing.js"),
+        format!("/assets/{folder}/%2e%2e/pkg/shop.js"),
+        format!("/assets/{folder}x/shop.js"),
+    ] {
+        let res = http.get(s.url(&wrong)).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 404, "{wrong}");
+        assert_eq!(res.headers()["cache-control"], "no-store", "{wrong}");
+    }
+
+    // A new build (another wasm) is another name, and the old name is no longer served.
+    std::fs::write(pkg.join("shop.wasm"), "\0asm wasm, rebuilt").unwrap();
+    let s2 = testkit::spawn_with(&t.url, None, &[("LEPTOS_SITE_ROOT", root)]).await;
+    let html2 = http.get(s2.url("/")).send().await.unwrap().text().await.unwrap();
+    let folder2 = html2.split("\"/assets/").nth(1).and_then(|rest| rest.split('/').next()).unwrap();
+    assert_ne!(folder2, folder);
+    let old = http.get(s2.url(&format!("/assets/{folder}/shop.wasm"))).send().await.unwrap();
+    assert_eq!(old.status().as_u16(), 404, "the old build's name is gone");
+}

@@ -2,6 +2,7 @@
 //! visitor id cookie, the flag override, the cart events stream, health and metrics.
 
 pub mod api;
+pub mod assets;
 pub mod cart_events;
 pub mod compression;
 pub mod flag_override;

@@ -1,7 +1,9 @@
 //! The axum router: health, API, pages and static files, with sessions, compression and cache
 //! headers.
 
-use super::{api, cart_events, compression, flag_override, health, metrics, page_cache, variant_links, visitor_id};
+use super::{
+    api, assets, cart_events, compression, flag_override, health, metrics, page_cache, variant_links, visitor_id,
+};
 use crate::startup;
 use app::services::visitor::Visitor;
 use app::state::AppState;
@@ -78,7 +80,9 @@ pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
         .layer(middleware::from_fn_with_state(state.clone(), variant_links::choose))
         .layer(middleware::from_fn_with_state(state.clone(), visitor_id::ensure))
         .layer(middleware::from_fn_with_state(state.clone(), flag_override::apply))
-        // Health checks stay outside the session layer: probes must not touch the session store.
+        // Health checks and the client's files stay outside the session layer: they need no
+        // visitor and must not touch the session store.
+        .route("/assets/{fingerprint}/{*file}", get(assets::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         // Only with METRICS_TOKEN (a bearer token); METRICS_ADDR serves it on its own listener.
