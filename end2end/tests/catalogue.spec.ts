@@ -90,3 +90,22 @@ test("phones get a usable layout without sideways scrolling", async ({ page }) =
   }
   await expectAccessible(page);
 });
+
+test("on a phone the sticky header is one compact row and the cart stays in sight", async ({ page }) => {
+  await page.setViewportSize({ width: 360, height: 780 });
+  await page.goto("/c/electronics");
+  // At the top, the search field and the categories are there, below the bar.
+  await expect(page.getByRole("searchbox", { name: "Search products" })).toBeVisible();
+  await expect(page.getByRole("navigation", { name: "Categories" })).toBeVisible();
+  await page.evaluate(() => window.scrollTo(0, 900));
+  await expect.poll(() => page.evaluate(() => window.scrollY)).toBeGreaterThan(300);
+  const header = (await page.locator(".site-header").boundingBox())!;
+  expect(header.y, "the header sticks to the top").toBeLessThanOrEqual(0.5);
+  expect(header.height, "the header is one row").toBeLessThanOrEqual(80);
+  await expect(page.getByTestId("cart-count")).toBeInViewport();
+  await expect(page.locator(".cart-link")).toBeInViewport();
+  // Search and categories scrolled away with the page instead of covering it.
+  await expect(page.getByRole("navigation", { name: "Categories" })).not.toBeInViewport();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+});
