@@ -42,6 +42,9 @@ pub struct Config {
     /// `LEPTOS_SITE_ROOT`: the folder holding the built client code and styles (`pkg/`) and the
     /// public files (default `target/site`, where `cargo leptos build` puts them).
     pub site_root: String,
+    /// `LEPTOS_WATCH=true` (set by `cargo leptos watch`): pages name the client files under
+    /// `/pkg/`, read from disk on every request, so rebuilds show without a restart.
+    pub dev_watch: bool,
     /// `TRUST_PROXY`: take the client address from the last `X-Forwarded-For` entry (set it only
     /// behind a proxy that writes that header). Default false: the socket's peer address.
     pub trust_proxy: bool,
@@ -112,6 +115,7 @@ impl std::fmt::Debug for Config {
             .field("session_inactivity", &self.session_inactivity)
             .field("session_cache_bytes", &self.session_cache_bytes)
             .field("site_root", &self.site_root)
+            .field("dev_watch", &self.dev_watch)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("trust_proxy", &self.trust_proxy)
             .field("metrics_token", &self.metrics_token)
@@ -226,6 +230,7 @@ impl Config {
             session_cache_bytes: session_cache_mb * 1024 * 1024,
             shutdown_grace: Duration::from_secs(grace),
             site_root: non_empty("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
+            dev_watch: non_empty("LEPTOS_WATCH").is_some_and(|v| v == "true"),
             trust_proxy,
             metrics_token: metrics_token.map(SecretString::from),
             metrics_addr,

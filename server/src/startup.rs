@@ -41,12 +41,19 @@ pub enum StartupError {
 /// The pages name the client code and styles under `/assets/<fingerprint of pkg/>/` (Leptos
 /// calls that part of the URL the package directory), so their URLs change with their content
 /// and browsers may keep them for a year (`http::assets`).
+/// Under `cargo leptos watch` the pages name `/pkg/` itself: files rebuilt there are picked up
+/// (and hot-reloaded) without a restart, uncached.
 pub fn leptos_options(config: &Config) -> LeptosOptions {
-    let pkg = std::path::Path::new(&config.site_root).join("pkg");
+    let pkg_dir = if config.dev_watch {
+        "pkg".to_string()
+    } else {
+        use crate::http::assets;
+        assets::url_dir(assets::client_files(&config.site_root).fingerprint())
+    };
     LeptosOptions::builder()
         .output_name("shop")
         .site_root(config.site_root.as_str())
-        .site_pkg_dir(crate::http::assets::url_dir(&crate::http::assets::fingerprint(&pkg)))
+        .site_pkg_dir(pkg_dir)
         .site_addr(config.addr)
         .build()
 }

@@ -324,12 +324,32 @@ async fn client_files_are_named_by_content_and_kept_for_a_year() {
         let res = http.get(s.url(&url)).send().await.unwrap();
         assert_eq!(res.status().as_u16(), 200, "{url}");
         assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable", "{url}");
+        if name.ends_with(".wasm") {
+            assert_eq!(res.headers()["content-type"], "application/wasm", "browsers compile it as it streams");
+        }
         assert_eq!(res.text().await.unwrap(), body, "{url}");
+        // Compressed once after start, at brotli's best: a browser that accepts it gets that copy.
+        let mut compressed = None;
+        for _ in 0..100 {
+            let res = http.get(s.url(&url)).header("accept-encoding", "gzip, br").send().await.unwrap();
+            if res.headers().get("content-encoding").is_some_and(|v| v == "br") {
+                assert_eq!(res.headers()["cache-control"], "public, max-age=31536000, immutable");
+                assert!(res.headers()["vary"].to_str().unwrap().contains("accept-encoding"));
+                compressed = Some(res.bytes().await.unwrap());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let compressed = compressed.expect("a brotli copy within five seconds");
+        let mut decoded = String::new();
+        std::io::Read::read_to_string(&mut brotli::Decompressor::new(&compressed[..], 4096), &mut decoded).unwrap();
+        assert_eq!(decoded, body, "{url}");
     }
     for wrong in [
         "/assets/0123456789abcdef/shop.js".to_string(),
         format!("/assets/{folder}/missing.js"),
         format!("/assets/{folder}/%2e%2e/pkg/shop.js"),
+        format!("/assets/{folder}/shop.d.ts"),
         format!("/assets/{folder}x/shop.js"),
     ] {
         let res = http.get(s.url(&wrong)).send().await.unwrap();
@@ -337,12 +357,25 @@ async fn client_files_are_named_by_content_and_kept_for_a_year() {
         assert_eq!(res.headers()["cache-control"], "no-store", "{wrong}");
     }
 
-    // A new build (another wasm) is another name, and the old name is no longer served.
+    // Files rebuilt on disk while a server runs are not served under its fingerprint: it serves
+    // the bytes it took that fingerprint of.
     std::fs::write(pkg.join("shop.wasm"), "\0asm wasm, rebuilt").unwrap();
-    let s2 = testkit::spawn_with(&t.url, None, &[("LEPTOS_SITE_ROOT", root)]).await;
+    let res = http.get(s.url(&format!("/assets/{folder}/shop.wasm"))).send().await.unwrap();
+    assert_eq!(res.text().await.unwrap(), "\0asm wasm");
+
+    // A new build (another site root, as a deploy gives a new process) is another name, and the
+    // old name is not served there.
+    let site2 = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(site2.path().join("pkg")).unwrap();
+    for (name, _) in files {
+        std::fs::copy(pkg.join(name), site2.path().join("pkg").join(name)).unwrap();
+    }
+    let s2 = testkit::spawn_with(&t.url, None, &[("LEPTOS_SITE_ROOT", site2.path().to_str().unwrap())]).await;
     let html2 = http.get(s2.url("/")).send().await.unwrap().text().await.unwrap();
     let folder2 = html2.split("\"/assets/").nth(1).and_then(|rest| rest.split('/').next()).unwrap();
     assert_ne!(folder2, folder);
     let old = http.get(s2.url(&format!("/assets/{folder}/shop.wasm"))).send().await.unwrap();
-    assert_eq!(old.status().as_u16(), 404, "the old build's name is gone");
+    assert_eq!(old.status().as_u16(), 404, "another build's name");
+    let new = http.get(s2.url(&format!("/assets/{folder2}/shop.wasm"))).send().await.unwrap();
+    assert_eq!(new.text().await.unwrap(), "\0asm wasm, rebuilt");
 }

@@ -55,6 +55,9 @@ impl ServerProcess {
         cmd.env("SHOP_ADDR", &addr)
             .env("SHOP_ORIGINS", format!("http://{addr}"))
             .env("COOKIE_SECRET", testkit::TEST_COOKIE_SECRET)
+            // No client build: the server would spend its first seconds compressing the wasm,
+            // and that CPU time would be counted against the requests measured.
+            .env("LEPTOS_SITE_ROOT", std::env::temp_dir().join("copperleaf-bench-no-client-files"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
