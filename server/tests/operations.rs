@@ -29,6 +29,8 @@ async fn metrics_and_readiness_are_exposed() {
     let (id, slug) = some_product(&s).await;
     assert_eq!(http.get(s.url(&format!("/p/{slug}"))).send().await.unwrap().status().as_u16(), 200);
     assert_eq!(post(&http, &s, "/api/cart/add", &format!("product_id={id}&quantity=1")).await.0, 200);
+    let other_build = http.get(s.url("/assets/0123456789abcdef/shop.wasm")).send().await.unwrap();
+    assert_eq!(other_build.status().as_u16(), 404);
     let (status, body) = readyz(&http, &s).await;
     assert_eq!((status, body["database"].as_str(), body["redis"].as_str()), (200, Some("ok"), Some("ok")));
 
@@ -40,6 +42,7 @@ async fn metrics_and_readiness_are_exposed() {
         // By route pattern, never by raw path.
         r#"shop_http_request_duration_seconds_bucket{kind="page",route="/p/{slug}",method="GET",status="200""#,
         r#"shop_http_request_duration_seconds_bucket{kind="server_fn",route="/api/cart/add",method="POST",status="200""#,
+        r#"shop_http_request_duration_seconds_bucket{kind="asset",route="/assets/{fingerprint}/{*file}",method="GET",status="404""#,
         r#"shop_cart_operations_total{op="add",outcome="ok"}"#,
         r#"shop_db_pool_connections{state="in_use"}"#,
         "shop_redis_circuit_open 0",
@@ -47,6 +50,7 @@ async fn metrics_and_readiness_are_exposed() {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
     assert!(!text.contains(&format!("/p/{slug}")), "no per-product labels");
+    assert!(!text.contains("0123456789abcdef"), "no per-file labels");
 }
 
 /// A form POST from a browser that accepts compressed answers: (Content-Encoding, body length).

@@ -11,12 +11,12 @@
 //! quality the compression layer can afford per request sent about a third more of it. Until that
 //! copy is ready, answers go out as before (compressed on the fly by the layer).
 
-use app::state::AppState;
 use axum::{
     body::Bytes,
-    extract::{Path, State},
+    extract::Path,
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
+    routing::{get, MethodRouter},
 };
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -133,32 +133,37 @@ pub fn url_dir(fingerprint: &str) -> String {
     format!("assets/{fingerprint}")
 }
 
-/// `GET /assets/{fingerprint}/{file}`: a file of this build if the fingerprint is this build's.
-pub async fn serve(
-    State(state): State<AppState>,
-    Path((fingerprint, file)): Path<(String, String)>,
-    headers: header::HeaderMap,
-) -> Response {
-    let options = &state.leptos_options;
-    // In development (`cargo leptos watch`) the pages name `/pkg/` and this route serves nothing.
-    if *options.site_pkg_dir != url_dir(&fingerprint) {
-        return not_here();
-    }
+/// The route `GET /assets/{fingerprint}/{*file}`: a file of this build if the fingerprint is this
+/// build's, else a 404. The files are looked up once here, not per request. Under
+/// `cargo leptos watch` the pages name `/pkg/` and this route serves nothing.
+pub fn route<S: Clone + Send + Sync + 'static>(options: &leptos::prelude::LeptosOptions) -> MethodRouter<S> {
     let files = client_files(&options.site_root);
-    let Some(found) = files.files.get(&file) else { return not_here() };
-    let mut res = match found.brotli.get().filter(|_| accepts_brotli(&headers)) {
-        Some(compressed) => {
-            let mut res = compressed.clone().into_response();
-            res.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
-            res
-        }
-        None => found.body.clone().into_response(),
-    };
-    let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(found.content_type));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
-    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
-    res
+    let serving = (*options.site_pkg_dir == url_dir(files.fingerprint())).then_some(files);
+    get(move |Path((fingerprint, file)): Path<(String, String)>, headers: header::HeaderMap| {
+        let found =
+            serving.as_ref().filter(|files| files.fingerprint == fingerprint).and_then(|f| f.answer(&file, &headers));
+        std::future::ready(found.unwrap_or_else(not_here))
+    })
+}
+
+impl ClientFiles {
+    /// The file named `name`, in brotli when the client takes it and the copy is ready.
+    fn answer(&self, name: &str, headers: &header::HeaderMap) -> Option<Response> {
+        let found = self.files.get(name)?;
+        let mut res = match found.brotli.get().filter(|_| accepts_brotli(headers)) {
+            Some(compressed) => {
+                let mut res = compressed.clone().into_response();
+                res.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
+                res
+            }
+            None => found.body.clone().into_response(),
+        };
+        let h = res.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(found.content_type));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        Some(res)
+    }
 }
 
 fn not_here() -> Response {

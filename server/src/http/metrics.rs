@@ -42,7 +42,11 @@ pub fn handle() -> PrometheusHandle {
 /// raw path, which would make a label per product).
 pub async fn track(matched: Option<MatchedPath>, req: Request, next: Next) -> Response {
     let route = matched.map(|m| m.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
-    let kind = if route.starts_with("/api/") { "server_fn" } else { "page" };
+    let kind = match route.split('/').nth(1) {
+        Some("api") => "server_fn",
+        Some("assets") => "asset",
+        _ => "page",
+    };
     let method = req.method().as_str().to_owned();
     let started = Instant::now();
     let res = next.run(req).await;

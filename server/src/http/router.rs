@@ -82,7 +82,7 @@ pub fn build(state: AppState) -> Result<Router, startup::StartupError> {
         .layer(middleware::from_fn_with_state(state.clone(), flag_override::apply))
         // Health checks and the client's files stay outside the session layer: they need no
         // visitor and must not touch the session store.
-        .route("/assets/{fingerprint}/{*file}", get(assets::serve))
+        .route("/assets/{fingerprint}/{*file}", assets::route(&options).layer(middleware::from_fn(metrics::track)))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         // Only with METRICS_TOKEN (a bearer token); METRICS_ADDR serves it on its own listener.
