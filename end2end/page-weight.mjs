@@ -115,17 +115,10 @@ const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
 const ms = (n) => (Number.isFinite(n) ? `${Math.round(n)} ms` : "-");
 
 const shop = await startShop();
+const launch = JSON.parse(fs.readFileSync(new URL("./chromium.json", import.meta.url), "utf8"));
 const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
+  executablePath: process.env.CHROMIUM_PATH ?? launch.executablePath,
+  args: launch.args,
 });
 try {
   const probe = await browser.newPage();

@@ -6,6 +6,11 @@ import * as fs from "fs";
 // The server binary is built once by scripts/test (cargo leptos build --release) and started
 // here; each run gets a fresh SQLite database in a temporary folder.
 const repoRoot = path.resolve(__dirname, "..");
+// One launch recipe for the tests and page-weight.mjs.
+function chromium() {
+  const { executablePath, args } = JSON.parse(fs.readFileSync(path.join(__dirname, "chromium.json"), "utf8"));
+  return { executablePath: process.env.CHROMIUM_PATH ?? executablePath, args };
+}
 const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(repoRoot, "target");
 const serverBin = process.env.SERVER_BIN ?? path.join(targetDir, "release", "server");
 // Workers load this file again: they reuse the runner's folder through the environment, so
@@ -31,18 +36,7 @@ export default defineConfig({
     baseURL,
     trace: "retain-on-failure",
     screenshot: "only-on-failure",
-    launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-      args: [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    },
+    launchOptions: chromium(),
   },
   projects: [{ name: "chromium", use: { ...devices["Desktop Chrome"], channel: undefined } }],
   webServer: [
