@@ -141,30 +141,40 @@ impl CartLoad {
     }
 }
 
+/// What Chromium sends as `Accept-Encoding` (Firefox too, since version 126).
+pub const BROWSER_ACCEPT_ENCODING: &str = "gzip, deflate, br, zstd";
+
+fn browser_headers() -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers
+        .insert(reqwest::header::ACCEPT_ENCODING, reqwest::header::HeaderValue::from_static(BROWSER_ACCEPT_ENCODING));
+    headers
+}
+
 /// A client that says it accepts compressed answers, as every browser does (bodies are read, not
 /// decoded), so the server does the work it does for real shoppers. No cookie store: the cart
 /// benchmarks keep each shopper's cookies themselves.
-fn browser_like_client() -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert(reqwest::header::ACCEPT_ENCODING, reqwest::header::HeaderValue::from_static("gzip, deflate, br"));
+pub fn browser_like_client() -> reqwest::Client {
     reqwest::Client::builder()
-        .default_headers(headers)
+        .default_headers(browser_headers())
         .pool_max_idle_per_host(1024)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
 }
 
-/// A client with its own session and one item in its cart.
-pub async fn shopper(shop: &TestServer) -> reqwest::Client {
+/// A client with its own session and one item in its cart, of the shop at `base`
+/// (`http://host:port`), accepting compressed answers as a browser does.
+pub async fn shopper(base: &str) -> reqwest::Client {
     let http = reqwest::Client::builder()
+        .default_headers(browser_headers())
         .cookie_store(true)
         .pool_max_idle_per_host(16)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
     let res = http
-        .post(shop.url("/api/cart/add"))
+        .post(format!("{base}/api/cart/add"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body("product_id=1&quantity=1")
         .send()

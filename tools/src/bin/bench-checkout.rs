@@ -31,7 +31,7 @@ async fn main() {
         .unwrap();
     let mut clients = Vec::with_capacity(buyers);
     for _ in 0..buyers {
-        clients.push(bench::shopper(&shop).await);
+        clients.push(bench::shopper(&shop.origin()).await);
     }
     let (add_url, summary_url, place_url) =
         (shop.url("/api/cart/add"), shop.url("/api/checkout/summary"), shop.url("/api/checkout/place"));

@@ -22,7 +22,7 @@ async fn main() {
     // Each shopper has an anonymous id, a few product views and a line in the cart.
     let mut shoppers = Vec::with_capacity(connections);
     for w in 0..connections {
-        let http = bench::shopper(&shop).await;
+        let http = bench::shopper(&shop.origin()).await;
         let _ = loadgen::get_ok(&http, &shop.url("/")).await;
         for k in 0..4 {
             let (_, slug) = &slugs[(w * 37 + k * 11) % slugs.len()];
