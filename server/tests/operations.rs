@@ -106,6 +106,28 @@ async fn answers_are_compressed_only_where_it_pays() {
     let res = http.get(s.url(&format!("/p/{slug}"))).header("accept-encoding", "gzip, br").send().await.unwrap();
     assert_eq!(res.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("br"));
     assert!(res.headers().get("vary").is_some_and(|v| v.to_str().unwrap().contains("accept-encoding")));
+
+    // What Chromium and Firefox send: they get zstd, which costs the server a quarter of brotli's
+    // time on a page for about 5% more bytes.
+    let chrome = "gzip, deflate, br, zstd";
+    let page = http.get(s.url(&format!("/p/{slug}"))).send().await.unwrap().bytes().await.unwrap();
+    let res = http.get(s.url(&format!("/p/{slug}"))).header("accept-encoding", chrome).send().await.unwrap();
+    assert_eq!(res.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("zstd"));
+    let body = res.bytes().await.unwrap();
+    let html = String::from_utf8(zstd::decode_all(&body[..]).unwrap()).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.ends_with("</script>"), "a whole page");
+    assert!(html.contains(&slug), "the product's page");
+    assert!(body.len() * 3 < page.len(), "compressed to {} of {} bytes", body.len(), page.len());
+    let res = http
+        .post(s.url("/api/cart"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept-encoding", chrome)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers().get("content-encoding").map(|v| v.to_str().unwrap()), Some("zstd"));
+    let cart: Value = serde_json::from_slice(&zstd::decode_all(&res.bytes().await.unwrap()[..]).unwrap()).unwrap();
+    assert_eq!(cart, post(&http, &s, "/api/cart", "").await.1, "the large cart answer, whole");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
