@@ -459,12 +459,15 @@ test("a price that changes before Place order is shown and confirmed, never char
   await expect(badge(page)).toHaveText("1");
   await page.goto("/checkout");
   await hydrated(page);
+  await fillCheckout(page, uniqueEmail("price"));
+  // The total for the address (its shipping and tax), at today's price: what the shopper sees.
   const shown = await checkoutTotal(page, p.priceCents);
-  // The shop raises the price while the shopper fills in the form.
+  // The shop raises the price after that, before the shopper clicks. (Raised before the form is
+  // filled, the price could reach the page with the address's new total, and the shopper would
+  // then confirm the new price: the server follows other processes' edits within two seconds.)
   const raised = p.priceCents + 250;
   serverCommand(["catalog", "set-price", p.slug, (raised / 100).toFixed(2)]);
   try {
-    await fillCheckout(page, uniqueEmail("price"));
     const refused = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/checkout/place");
     await placeButton(page).click();
     expect((await refused).status()).toBe(409);
