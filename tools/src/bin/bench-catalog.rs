@@ -4,10 +4,10 @@
 //! Starts the real `server` binary in its own process (fresh SQLite database, demo catalogue), so
 //! its CPU time is told apart from this load generator's, and a bare axum server here that returns
 //! the category page's bytes. Each is loaded with 64 connections, each saying it accepts
-//! compressed answers as a browser does, so the server compresses as it does for shoppers. The shop is measured as a
-//! first-time visitor sees the category page (no session: served from the page cache after the
-//! first render) and as a shopper with a cart sees the home, category and product pages (rendered
-//! every time: session, cart badge, SSR). Run:
+//! compressed answers as a browser does, so the server compresses as it does for shoppers. The
+//! shop is measured as a first-time visitor sees the category page (no session: served from the
+//! page cache after the first render) and as a shopper with a cart sees the home, category and
+//! product pages (rendered every time: session, cart badge, SSR). Run:
 //! `cargo build --release -p server -p tools && target/release/bench-catalog [seconds] [connections]`
 //! (`SERVER_BIN` names another server binary, to compare two builds with one load generator).
 
@@ -101,7 +101,7 @@ async fn main() {
             m.cpu_ms_per_request()
         );
     }
-    let category = &measured[1].1;
+    let category = measured.iter().find(|(name, _)| *name == "category").map(|(_, m)| m).expect("measured");
     println!(
         "ratio to the plain handler: {:.0}% for new visitors, {:.0}% rendered for a shopper with a session",
         100.0 * visitor.report.rps() / plain.rps(),
