@@ -37,6 +37,10 @@ pub struct Config {
     /// so most requests read theirs without a database round trip (default 32; 0 turns it off).
     /// Not used on PostgreSQL, whose session table several instances may share.
     pub session_cache_bytes: u64,
+    /// `CART_CACHE_MB`: in the embedded default (SQLite, no Redis), how many megabytes of carts
+    /// the process keeps in memory so showing a cart needs no database round trip (default 32;
+    /// 0 turns it off). Not used where other processes could write carts (PostgreSQL, Redis).
+    pub cart_cache_bytes: u64,
     /// `SHUTDOWN_GRACE_SECS`: how long in-flight requests get on shutdown (default 20).
     pub shutdown_grace: Duration,
     /// `LEPTOS_SITE_ROOT`: the folder holding the built client code and styles (`pkg/`) and the
@@ -114,6 +118,7 @@ impl std::fmt::Debug for Config {
             .field("seed_demo", &self.seed_demo)
             .field("session_inactivity", &self.session_inactivity)
             .field("session_cache_bytes", &self.session_cache_bytes)
+            .field("cart_cache_bytes", &self.cart_cache_bytes)
             .field("site_root", &self.site_root)
             .field("dev_watch", &self.dev_watch)
             .field("shutdown_grace", &self.shutdown_grace)
@@ -212,6 +217,10 @@ impl Config {
             }
             None => 32,
         };
+        let cart_cache_mb: u64 = match non_empty("CART_CACHE_MB") {
+            Some(v) => v.parse().ok().filter(|mb| *mb <= 4096).ok_or("CART_CACHE_MB: expected 0 to 4096 megabytes")?,
+            None => 32,
+        };
         Ok(Config {
             addr,
             database_url: non_empty("DATABASE_URL").unwrap_or_else(|| "sqlite://data/shop.db".into()),
@@ -228,6 +237,7 @@ impl Config {
             seed_demo,
             session_inactivity: Duration::from_secs(session_days * 24 * 3600),
             session_cache_bytes: session_cache_mb * 1024 * 1024,
+            cart_cache_bytes: cart_cache_mb * 1024 * 1024,
             shutdown_grace: Duration::from_secs(grace),
             site_root: non_empty("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".into()),
             dev_watch: non_empty("LEPTOS_WATCH").is_some_and(|v| v == "true"),
@@ -270,6 +280,7 @@ mod tests {
         assert!(!c.secure_cookies);
         assert_eq!(c.session_inactivity, Duration::from_secs(30 * 86400));
         assert_eq!(c.session_cache_bytes, 32 * 1024 * 1024);
+        assert_eq!(c.cart_cache_bytes, 32 * 1024 * 1024);
     }
 
     #[test]
@@ -288,6 +299,8 @@ mod tests {
         assert_eq!(cfg(&[("SESSION_CACHE_MB", "0")]).unwrap().session_cache_bytes, 0);
         assert!(cfg(&[("SESSION_CACHE_MB", "4097")]).is_err());
         assert!(cfg(&[("SESSION_CACHE_MB", "-1")]).is_err());
+        assert_eq!(cfg(&[("CART_CACHE_MB", "0")]).unwrap().cart_cache_bytes, 0);
+        assert!(cfg(&[("CART_CACHE_MB", "4097")]).is_err());
     }
 
     #[test]

@@ -91,10 +91,18 @@ pub async fn build_state(config: Config) -> Result<AppState, StartupError> {
         "storage ready"
     );
     let cookie_key = cookie_key(&config)?;
-    let orders = OrderStore::new(db.clone());
+    // Carts read from memory in the embedded default only: there this process is the only writer
+    // of the cart tables (as for sessions, `session_store` below).
+    let cart_copy = (redis.is_none() && db.dialect == Dialect::Sqlite && config.cart_cache_bytes > 0)
+        .then(|| app::storage::sql_cart::cart_copy(config.cart_cache_bytes));
+    let sql_carts = match &cart_copy {
+        Some(copy) => SqlCartStore::with_copy(db.clone(), copy.clone()),
+        None => SqlCartStore::new(db.clone()),
+    };
+    let orders = OrderStore::with_cart_copy(db.clone(), cart_copy);
     let pricing = app::storage::pricing::PricingStore::new(db.clone());
     let carts = Carts::new(
-        SqlCartStore::new(db.clone()),
+        sql_carts,
         redis.as_ref(),
         config.session_inactivity.as_secs() as i64,
         orders.clone(),

@@ -1,5 +1,5 @@
 //! One test suite, every cart store and persistence strategy: SQL on SQLite and on PostgreSQL
-//! (`database`), Redis only (today's guest carts), PostgreSQL with a Redis copy
+//! (`database`), SQLite with its in-process copy (the embedded default), Redis only (today's guest carts), PostgreSQL with a Redis copy
 //! (`write-through`), and Redis written behind to PostgreSQL (`write-behind`). Covers the
 //! semantics every caller relies on and the concurrency guarantees (no lost update, the line
 //! limit holds). Redis carts can also be claimed (for an order or a merge): exactly one claimer
@@ -10,7 +10,7 @@ use app::storage::cached_cart::CachedCartStore;
 use app::storage::cart_store::{CartOwner, CartStore, LineChange, Mode, StoreError};
 use app::storage::redis::Redis;
 use app::storage::redis_cart::RedisCartStore;
-use app::storage::sql_cart::SqlCartStore;
+use app::storage::sql_cart::{cart_copy, SqlCartStore};
 use std::sync::Arc;
 use testkit::{Backend, RedisServer, TestDb};
 
@@ -24,6 +24,8 @@ struct Subject {
 #[derive(Clone, Copy, Debug)]
 enum Kind {
     Sqlite,
+    /// SQLite with the in-process copy of carts the embedded shop keeps.
+    SqliteCopy,
     Postgres,
     Redis,
     WriteThrough,
@@ -36,6 +38,11 @@ async fn subject(kind: Kind) -> Subject {
             let db =
                 testkit::database(if matches!(kind, Kind::Sqlite) { Backend::Sqlite } else { Backend::Postgres }).await;
             Subject { store: Arc::new(SqlCartStore::new(db.db.clone())), _db: Some(db), _redis: None }
+        }
+        Kind::SqliteCopy => {
+            let db = testkit::database(Backend::Sqlite).await;
+            let store = SqlCartStore::with_copy(db.db.clone(), cart_copy(1 << 20));
+            Subject { store: Arc::new(store), _db: Some(db), _redis: None }
         }
         Kind::Redis => {
             let server = RedisServer::start();
@@ -59,6 +66,7 @@ async fn subject(kind: Kind) -> Subject {
 macro_rules! every_store {
     ($($name:ident),* $(,)?) => {
         mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Sqlite).await } )* }
+        mod sqlite_copy { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::SqliteCopy).await } )* }
         mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Postgres).await } )* }
         mod redis { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::Redis).await } )* }
         mod write_through { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Kind::WriteThrough).await } )* }
@@ -75,6 +83,7 @@ every_store!(
     concurrent_adds_of_one_product_stop_at_the_cap,
     concurrent_adds_of_different_products_all_land,
     concurrent_new_lines_respect_the_limit,
+    reads_racing_writes_end_at_the_last_write,
 );
 
 /// SQL stores: a change that fails inside the database is never answered as done, and does not
@@ -323,6 +332,88 @@ async fn concurrent_new_lines_respect_the_limit(kind: Kind) {
     }
     assert_eq!(full, 15);
     assert_eq!(s.store.load(&o).await.unwrap().lines.len(), MAX_LINES);
+}
+
+/// Shoppers reading their carts while changes land (a page polling the cart while another tab
+/// adds): once the writes are done, a read shows the last of them. With the in-process copy, a
+/// read that raced a write must not have put the older cart back.
+async fn reads_racing_writes_end_at_the_last_write(kind: Kind) {
+    let s = subject(kind).await;
+    let owners: Vec<CartOwner> = (0..8).map(|i| guest(&format!("racing-{i}"))).collect();
+    let mut tasks = Vec::new();
+    for o in &owners {
+        for pid in 1..=12i64 {
+            let (store, o) = (s.store.clone(), o.clone());
+            tasks.push(tokio::spawn(async move {
+                store.change(&o, lc(pid, Mode::Add, 1, 99, 100)).await.unwrap();
+            }));
+        }
+        for _ in 0..12 {
+            let (store, o) = (s.store.clone(), o.clone());
+            tasks.push(tokio::spawn(async move {
+                store.load(&o).await.unwrap();
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for o in &owners {
+        let cart = s.store.load(o).await.unwrap();
+        assert_eq!(cart.lines.len(), 12, "{o:?}: every add shows");
+        assert!(cart.version >= 12, "{o:?}: at version {}", cart.version);
+    }
+}
+
+/// A request that goes away while its change is queued (the shopper closed the tab) does not
+/// leave the copy holding the cart from before that change, although the change still commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_whose_caller_went_away_is_not_hidden_by_the_copy() {
+    let db = testkit::database(Backend::Sqlite).await;
+    let copy = cart_copy(1 << 20);
+    let copied = Arc::new(SqlCartStore::with_copy(db.db.clone(), copy.clone()));
+    let truth = SqlCartStore::new(db.db.clone());
+    for round in 0..40i64 {
+        let o = guest(&format!("gone-{round}"));
+        copied.load(&o).await.unwrap();
+        // Readers keep filling the copy while the change is under way.
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let (store, o) = (copied.clone(), o.clone());
+                tokio::spawn(async move {
+                    for _ in 0..20 {
+                        store.load(&o).await.unwrap();
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        // The caller polls its change once and is dropped.
+        let change = copied.change(&o, lc(round + 1, Mode::Add, 1, 99, 100));
+        let _ = tokio::time::timeout(std::time::Duration::ZERO, change).await;
+        for r in readers {
+            r.await.unwrap();
+        }
+        // The change commits although its caller is gone, and the copy then follows the database
+        // (at once, or within moments: between the commit and the write's second step a reader
+        // may still see the cart from before, as it may while any change is under way). Without
+        // that second step it would serve the old cart until it aged out.
+        let mut agree = false;
+        for _ in 0..200 {
+            let stored = truth.load(&o).await.unwrap();
+            if !stored.lines.is_empty() && copied.load(&o).await.unwrap() == stored {
+                agree = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(
+            agree,
+            "round {round}: the copy holds {:?}, the database {:?}",
+            copy.get(&o.key()),
+            truth.load(&o).await
+        );
+    }
 }
 
 /// Ten claimers at once: exactly one holds the cart; while it does, changes are refused; the

@@ -13,6 +13,7 @@ pub mod orders;
 pub mod page_cache;
 pub mod pricing;
 pub mod rate_limit;
+pub mod read_copy;
 pub mod redis;
 pub mod redis_cart;
 pub mod session_cache;

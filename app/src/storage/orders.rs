@@ -9,7 +9,7 @@ use super::cart_store::CartOwner;
 use super::catalog::lock_products;
 use super::db::{now_ms, Db};
 use super::pricing;
-use super::sql_cart::{bump_version, lock_cart, read_lines};
+use super::sql_cart::{bump_version, lock_cart, read_lines, write_through_copy, CartCopy};
 use crate::domain::cart::StoredLine;
 use crate::domain::checkout::{quote_context, Address, Quote};
 use crate::domain::money::Currency;
@@ -18,6 +18,7 @@ use crate::domain::variants::option_label;
 use crate::model::{Adjustment, AdminOrder, OrderLineView, OrderSummary, OrderView};
 use sqlx::Row;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Where an order's lines come from.
 #[derive(Clone, Debug)]
@@ -36,6 +37,7 @@ impl Basket {
     }
 }
 
+#[derive(Clone)]
 pub struct NewOrder {
     pub id: String,
     pub reference: String,
@@ -122,6 +124,9 @@ pub struct StoredOrder {
 #[derive(Clone, Debug)]
 pub struct OrderStore {
     db: Db,
+    /// The cart store's in-process copy, if it keeps one: an order empties a cart, so the copy
+    /// is told like every other write of the cart tables.
+    cart_copy: Option<Arc<CartCopy>>,
 }
 
 /// The products in `lines`, in id order (so concurrent orders lock rows in the same order).
@@ -133,10 +138,25 @@ fn sorted(lines: &[StoredLine]) -> Vec<StoredLine> {
 
 impl OrderStore {
     pub fn new(db: Db) -> Self {
-        OrderStore { db }
+        OrderStore { db, cart_copy: None }
+    }
+
+    /// An order store that keeps the cart store's `copy` right (see `sql_cart`).
+    pub fn with_cart_copy(db: Db, copy: Option<Arc<CartCopy>>) -> Self {
+        OrderStore { db, cart_copy: copy }
     }
 
     pub async fn place(&self, o: &NewOrder, basket: &Basket) -> Result<PlaceOutcome, sqlx::Error> {
+        let store = OrderStore { cart_copy: None, ..self.clone() };
+        let (o, basket) = (o.clone(), basket.clone());
+        write_through_copy(self.cart_copy.as_ref(), vec![basket.owner().key()], async move {
+            store.place_now(&o, &basket).await
+        })
+        .await
+        .unwrap_or_else(|e| Err(sqlx::Error::Protocol(format!("the order transaction stopped: {e}"))))
+    }
+
+    async fn place_now(&self, o: &NewOrder, basket: &Basket) -> Result<PlaceOutcome, sqlx::Error> {
         let mut tx = self.db.begin_write().await?;
         let owner = basket.owner().key();
         let (version, lines, sql_cart) = match basket {

@@ -3,20 +3,15 @@
 //! where several processes share the session table (PostgreSQL without Redis): a sign-out on one
 //! instance would not reach another's copy.
 //!
-//! The copy is filled only by loads and emptied by every write, and a load may fill it only if no
-//! write to that session began meanwhile. Otherwise a load that read the row just before a
-//! sign-out could put the signed-in record back after the sign-out emptied the copy, and the
-//! shopper would stay signed in until it aged out. Each write bumps a counter for its shard of
-//! ids before and after it reaches the database; a load notes the counter before it reads and
-//! fills the copy only if the counter still reads the same, checked under the same lock.
+//! The copy is a `ReadCopy`: filled only by loads, emptied by every write, and a load that raced
+//! a write does not fill it. Otherwise a load that read the row just before a sign-out could put
+//! the signed-in record back after the sign-out emptied the copy, and the shopper would stay
+//! signed in until it aged out.
 
-use moka::sync::Cache;
-use std::sync::Mutex;
+use super::read_copy::{ReadCopy, Ticket};
 use std::time::Duration;
 use tower_sessions::session::{Id, Record};
 
-/// Counter shards: writes to different sessions rarely keep each other's loads out of the copy.
-const SHARDS: usize = 64;
 /// A record bigger than this is read from the database every time (sessions hold identity only,
 /// a few hundred bytes; anything much larger is not what the copy is for).
 pub const MAX_RECORD_BYTES: u32 = 4 * 1024;
@@ -26,52 +21,22 @@ const ENTRY_OVERHEAD: u32 = 160;
 /// it could be if anything ever wrote the table behind the store's back.
 const TIME_TO_LIVE: Duration = Duration::from_secs(300);
 
-pub struct SessionCache {
-    records: Cache<i128, (Record, u32)>,
-    writes: Box<[Mutex<u64>]>,
-}
-
-/// What a load holds while it reads the database: which shard, and its counter at the start.
 #[derive(Debug)]
-pub struct Ticket {
-    shard: usize,
-    writes: u64,
-}
-
-impl std::fmt::Debug for SessionCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionCache").field("entries", &self.records.entry_count()).finish()
-    }
+pub struct SessionCache {
+    records: ReadCopy<i128, Record>,
 }
 
 impl SessionCache {
     /// A copy holding at most `max_bytes` of sessions (their JSON plus a fixed cost each).
     pub fn new(max_bytes: u64) -> Self {
-        SessionCache {
-            records: Cache::builder()
-                .max_capacity(max_bytes)
-                .weigher(|_, (_, bytes): &(Record, u32)| *bytes)
-                .time_to_live(TIME_TO_LIVE)
-                .build(),
-            writes: (0..SHARDS).map(|_| Mutex::new(0)).collect(),
-        }
-    }
-
-    fn shard(id: &Id) -> usize {
-        // Ids are random 128-bit numbers: their low bits spread evenly.
-        (id.0 as u64 as usize) % SHARDS
-    }
-
-    fn counter(&self, shard: usize) -> std::sync::MutexGuard<'_, u64> {
-        // The lock guards a plain counter; a panic elsewhere cannot leave it half-written.
-        self.writes[shard].lock().unwrap_or_else(|e| e.into_inner())
+        SessionCache { records: ReadCopy::new(max_bytes, TIME_TO_LIVE) }
     }
 
     /// The session's copy if there is one and it has not expired.
     pub fn get(&self, id: &Id) -> Option<Record> {
-        let (record, _) = self.records.get(&id.0)?;
+        let record = self.records.get(&id.0)?;
         if record.expiry_date <= time::OffsetDateTime::now_utc() {
-            self.records.invalidate(&id.0);
+            self.records.drop_copy(&id.0);
             return None;
         }
         Some(record)
@@ -79,34 +44,27 @@ impl SessionCache {
 
     /// Called by a load before it reads the database.
     pub fn ticket(&self, id: &Id) -> Ticket {
-        let shard = Self::shard(id);
-        Ticket { shard, writes: *self.counter(shard) }
+        self.records.ticket(&id.0)
     }
 
     /// Called by a load with what it read (`json_bytes`: the size of the stored data). Kept only
-    /// if no write to the shard began since the ticket and the record is small enough.
+    /// if no write to the session began since the ticket and the record is small enough.
     pub fn offer(&self, ticket: Ticket, record: &Record, json_bytes: usize) {
         let Ok(bytes) = u32::try_from(json_bytes) else { return };
         if bytes > MAX_RECORD_BYTES {
             return;
         }
-        let counter = self.counter(ticket.shard);
-        if *counter == ticket.writes {
-            self.records.insert(record.id.0, (record.clone(), bytes + ENTRY_OVERHEAD));
-        }
+        self.records.offer(ticket, record.id.0, record.clone(), bytes + ENTRY_OVERHEAD);
     }
 
     /// Called by every write, before it reaches the database and again after it is done
     /// (whether it succeeded or not: a write that timed out may still have committed).
     pub fn forget(&self, id: &Id) {
-        let mut counter = self.counter(Self::shard(id));
-        *counter += 1;
-        self.records.invalidate(&id.0);
+        self.records.forget(&id.0);
     }
 
     /// Bytes held (after moka's pending bookkeeping has run).
     pub fn weighted_size(&self) -> u64 {
-        self.records.run_pending_tasks();
         self.records.weighted_size()
     }
 }

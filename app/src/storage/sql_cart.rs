@@ -7,21 +7,80 @@
 //!
 //! On SQLite, adds and sets (the busy path) go through `group_commit` instead: one writer task runs
 //! many carts' changes in one transaction, each in three statements or fewer (`change_in_batch`).
+//!
+//! In the embedded default (SQLite, nothing else writing the file) the store may keep an
+//! in-process copy of the carts it reads (`read_copy`), so showing a cart, which every page and
+//! the cart API do, needs no round trip to SQLite's thread. Every write here and the order
+//! transaction (`orders.rs`, the only other writer of these tables) empties the owner's copy
+//! before and after it reaches the database. Checkout never trusts the copy: the order reads the
+//! cart inside its own transaction.
 
 use super::cart_store::{CartOwner, CartStore, Change, LineChange, Mode, StoreError};
 use super::catalog_cache::Catalog;
 use super::db::{now_ms, Db, Dialect, Tx};
 use super::group_commit::{self, GroupCommit, GroupCommitError};
+use super::read_copy::ReadCopy;
 use crate::domain::cart::{StoredCart, StoredLine, MAX_LINES, MAX_QUANTITY};
 use crate::domain::merge::{merge_lines, MergeReport};
 use async_trait::async_trait;
 use sqlx::Row;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The in-process copy of SQL carts, by owner key (`CartOwner::key`).
+pub type CartCopy = ReadCopy<String, StoredCart>;
+
+/// How long a copied cart may be served before it is read again, whatever happens: a bound on
+/// how stale it could be if anything ever wrote the tables behind the store's back.
+pub const CART_COPY_TIME_TO_LIVE: Duration = Duration::from_secs(300);
+/// What a copied cart weighs beside its lines (key, version, the vector, moka's bookkeeping).
+const COPY_ENTRY_OVERHEAD: usize = 160;
+
+/// A copy of SQL carts holding at most `max_bytes`.
+pub fn cart_copy(max_bytes: u64) -> Arc<CartCopy> {
+    Arc::new(ReadCopy::new(max_bytes, CART_COPY_TIME_TO_LIVE))
+}
+
+/// Runs `write`, a write of the carts of `owners` (keys), keeping `copy` right: each owner's copy
+/// is emptied before the write and again once it is done. The write runs on a task of its own, so
+/// a caller that goes away (a closed connection drops the handler's future) cannot skip the
+/// second step while the write still commits (a queued group commit, or a COMMIT already sent).
+pub(crate) async fn write_through_copy<R, W>(
+    copy: Option<&Arc<CartCopy>>,
+    owners: Vec<String>,
+    write: W,
+) -> Result<R, tokio::task::JoinError>
+where
+    R: Send + 'static,
+    W: Future<Output = R> + Send + 'static,
+{
+    let Some(copy) = copy.cloned() else { return Ok(write.await) };
+    for owner in &owners {
+        copy.forget(owner);
+    }
+    tokio::spawn(async move {
+        let done = write.await;
+        for owner in &owners {
+            copy.forget(owner);
+        }
+        done
+    })
+    .await
+}
+
+/// A cart write whose task panicked: nothing says whether it committed.
+fn stopped<T>(e: tokio::task::JoinError) -> Result<T, StoreError> {
+    Err(StoreError::Backend(format!("a cart write stopped: {e}")))
+}
 
 #[derive(Clone, Debug)]
 pub struct SqlCartStore {
     db: Db,
     /// SQLite only: the writer task that commits cart changes in groups.
     batch: Option<GroupCommit<Result<Change, StoreError>>>,
+    /// The embedded default only: the in-process copy of the carts read.
+    copy: Option<Arc<CartCopy>>,
 }
 
 impl From<GroupCommitError> for StoreError {
@@ -214,7 +273,43 @@ impl SqlCartStore {
     pub fn new(db: Db) -> Self {
         let batch = (db.dialect == Dialect::Sqlite && tokio::runtime::Handle::try_current().is_ok())
             .then(|| GroupCommit::start(db.clone()));
-        SqlCartStore { db, batch }
+        SqlCartStore { db, batch, copy: None }
+    }
+
+    /// A store that keeps `copy` of the carts it reads. Only for a database no other process
+    /// writes carts to (the embedded SQLite default), on a runtime.
+    pub fn with_copy(db: Db, copy: Arc<CartCopy>) -> Self {
+        SqlCartStore { copy: Some(copy), ..SqlCartStore::new(db) }
+    }
+
+    /// The copy this store keeps, for the other writer of its tables (orders).
+    pub fn copy(&self) -> Option<Arc<CartCopy>> {
+        self.copy.clone()
+    }
+
+    /// This store without its copy, to run a write inside `write_through_copy`.
+    fn uncopied(&self) -> SqlCartStore {
+        SqlCartStore { copy: None, ..self.clone() }
+    }
+
+    async fn load_now(&self, owner: &str) -> Result<StoredCart, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.version, i.variant_id, i.quantity, i.price_cents FROM carts c \
+             LEFT JOIN cart_items i ON i.cart_id = c.id WHERE c.owner = $1 ORDER BY i.position, i.variant_id",
+        )
+        .bind(owner)
+        .fetch_all(self.db.read())
+        .await?;
+        let mut cart = StoredCart::default();
+        for row in &rows {
+            cart.version = row.try_get::<i64, _>("version").map_err(StoreError::from)? as u64;
+            if let Some(variant_id) = row.try_get::<Option<i64>, _>("variant_id").map_err(StoreError::from)? {
+                let q: i64 = row.try_get("quantity").map_err(StoreError::from)?;
+                let p: i64 = row.try_get("price_cents").map_err(StoreError::from)?;
+                cart.lines.push(StoredLine { variant_id, quantity: q as u32, price_cents: p });
+            }
+        }
+        Ok(cart)
     }
 
     /// The guest cart version a sign-in merged from `guest`, if a merge is recorded.
@@ -229,6 +324,15 @@ impl SqlCartStore {
     /// already holds that version or a newer one (an older snapshot never replaces a newer one,
     /// whichever instance writes last). True when it wrote.
     pub async fn write_snapshot(&self, owner: &CartOwner, cart: &StoredCart) -> Result<bool, StoreError> {
+        let (store, owner, cart) = (self.uncopied(), owner.clone(), cart.clone());
+        write_through_copy(self.copy.as_ref(), vec![owner.key()], async move {
+            store.write_snapshot_now(&owner, &cart).await
+        })
+        .await
+        .unwrap_or_else(stopped)
+    }
+
+    async fn write_snapshot_now(&self, owner: &CartOwner, cart: &StoredCart) -> Result<bool, StoreError> {
         let mut tx = self.db.begin_write().await?;
         let (cart_id, version) = lock_cart(&mut tx, &owner.key()).await?;
         if version >= cart.version as i64 {
@@ -249,37 +353,28 @@ impl SqlCartStore {
 
     /// Deletes guest carts untouched for `max_age_ms` (their sessions are gone too).
     pub async fn purge_guest_carts(&self, max_age_ms: i64) -> Result<u64, sqlx::Error> {
-        let res = sqlx::query("DELETE FROM carts WHERE owner LIKE 'g:%' AND updated_at < $1")
-            .bind(now_ms() - max_age_ms)
-            .execute(&mut *self.db.write().await?)
-            .await?;
-        Ok(res.rows_affected())
+        // Which carts go is not known here, so every copy goes (it is run by the housekeeping
+        // task, which nothing cancels, so the second forget always runs).
+        if let Some(copy) = &self.copy {
+            copy.forget_all();
+        }
+        let res = async {
+            sqlx::query("DELETE FROM carts WHERE owner LIKE 'g:%' AND updated_at < $1")
+                .bind(now_ms() - max_age_ms)
+                .execute(&mut *self.db.write().await?)
+                .await
+        }
+        .await;
+        if let Some(copy) = &self.copy {
+            copy.forget_all();
+        }
+        Ok(res?.rows_affected())
     }
 }
 
-#[async_trait]
-impl CartStore for SqlCartStore {
-    async fn load(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.version, i.variant_id, i.quantity, i.price_cents FROM carts c \
-             LEFT JOIN cart_items i ON i.cart_id = c.id WHERE c.owner = $1 ORDER BY i.position, i.variant_id",
-        )
-        .bind(owner.key())
-        .fetch_all(self.db.read())
-        .await?;
-        let mut cart = StoredCart::default();
-        for row in &rows {
-            cart.version = row.try_get::<i64, _>("version").map_err(StoreError::from)? as u64;
-            if let Some(variant_id) = row.try_get::<Option<i64>, _>("variant_id").map_err(StoreError::from)? {
-                let q: i64 = row.try_get("quantity").map_err(StoreError::from)?;
-                let p: i64 = row.try_get("price_cents").map_err(StoreError::from)?;
-                cart.lines.push(StoredLine { variant_id, quantity: q as u32, price_cents: p });
-            }
-        }
-        Ok(cart)
-    }
-
-    async fn change(&self, owner: &CartOwner, change: LineChange) -> Result<Change, StoreError> {
+/// The writes themselves, without the copy (`CartStore` below runs them through it).
+impl SqlCartStore {
+    async fn change_now(&self, owner: &CartOwner, change: LineChange) -> Result<Change, StoreError> {
         if let Some(batch) = &self.batch {
             let key = owner.key();
             let job = group_commit::job(move |tx| {
@@ -342,7 +437,7 @@ impl CartStore for SqlCartStore {
         Ok(Change { cart: StoredCart { lines, version: version as u64 }, quantity: new, capped })
     }
 
-    async fn remove(&self, owner: &CartOwner, variant_id: i64) -> Result<StoredCart, StoreError> {
+    async fn remove_now(&self, owner: &CartOwner, variant_id: i64) -> Result<StoredCart, StoreError> {
         let mut tx = self.db.begin_write().await?;
         let (cart_id, mut version) = lock_cart(&mut tx, &owner.key()).await?;
         let deleted = sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND variant_id = $2")
@@ -359,7 +454,7 @@ impl CartStore for SqlCartStore {
         Ok(StoredCart { lines, version: version as u64 })
     }
 
-    async fn clear(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
+    async fn clear_now(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
         let mut tx = self.db.begin_write().await?;
         let (cart_id, _) = lock_cart(&mut tx, &owner.key()).await?;
         sqlx::query("DELETE FROM cart_items WHERE cart_id = $1").bind(cart_id).execute(&mut *tx).await?;
@@ -368,7 +463,7 @@ impl CartStore for SqlCartStore {
         Ok(StoredCart { lines: vec![], version: version as u64 })
     }
 
-    async fn restore_if_pristine(
+    async fn restore_if_pristine_now(
         &self,
         owner: &CartOwner,
         lines: &[StoredLine],
@@ -388,6 +483,60 @@ impl CartStore for SqlCartStore {
         let lines = read_lines(&mut tx, cart_id).await?;
         tx.commit().await?;
         Ok(Some(StoredCart { lines, version: version as u64 }))
+    }
+}
+
+#[async_trait]
+impl CartStore for SqlCartStore {
+    async fn load(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
+        let key = owner.key();
+        let Some(copy) = &self.copy else { return self.load_now(&key).await };
+        if let Some(cart) = copy.get(&key) {
+            return Ok(cart);
+        }
+        let ticket = copy.ticket(&key);
+        let cart = self.load_now(&key).await?;
+        let bytes = COPY_ENTRY_OVERHEAD + key.len() + cart.lines.len() * std::mem::size_of::<StoredLine>();
+        copy.offer(ticket, key, cart.clone(), u32::try_from(bytes).unwrap_or(u32::MAX));
+        Ok(cart)
+    }
+
+    async fn change(&self, owner: &CartOwner, change: LineChange) -> Result<Change, StoreError> {
+        let (store, owner) = (self.uncopied(), owner.clone());
+        write_through_copy(self.copy.as_ref(), vec![owner.key()], async move { store.change_now(&owner, change).await })
+            .await
+            .unwrap_or_else(stopped)
+    }
+
+    async fn remove(&self, owner: &CartOwner, variant_id: i64) -> Result<StoredCart, StoreError> {
+        let (store, owner) = (self.uncopied(), owner.clone());
+        write_through_copy(
+            self.copy.as_ref(),
+            vec![owner.key()],
+            async move { store.remove_now(&owner, variant_id).await },
+        )
+        .await
+        .unwrap_or_else(stopped)
+    }
+
+    async fn clear(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
+        let (store, owner) = (self.uncopied(), owner.clone());
+        write_through_copy(self.copy.as_ref(), vec![owner.key()], async move { store.clear_now(&owner).await })
+            .await
+            .unwrap_or_else(stopped)
+    }
+
+    async fn restore_if_pristine(
+        &self,
+        owner: &CartOwner,
+        lines: &[StoredLine],
+    ) -> Result<Option<StoredCart>, StoreError> {
+        let (store, owner, lines) = (self.uncopied(), owner.clone(), lines.to_vec());
+        write_through_copy(self.copy.as_ref(), vec![owner.key()], async move {
+            store.restore_if_pristine_now(&owner, &lines).await
+        })
+        .await
+        .unwrap_or_else(stopped)
     }
 }
 
@@ -417,6 +566,22 @@ impl SqlCartStore {
     /// nothing), takes the guest lines, applies the merge rules with today's catalogue, writes the
     /// account's lines. Any failure rolls all of it back.
     pub async fn merge_guest(
+        &self,
+        guest_key: &str,
+        user_id: i64,
+        source: GuestLines,
+        catalog: &Catalog,
+    ) -> Result<MergeOutcome, StoreError> {
+        let (store, guest_key, catalog) = (self.uncopied(), guest_key.to_string(), catalog.clone());
+        let owners = vec![CartOwner::User(user_id).key(), guest_key.clone()];
+        write_through_copy(self.copy.as_ref(), owners, async move {
+            store.merge_guest_now(&guest_key, user_id, source, &catalog).await
+        })
+        .await
+        .unwrap_or_else(stopped)
+    }
+
+    async fn merge_guest_now(
         &self,
         guest_key: &str,
         user_id: i64,
