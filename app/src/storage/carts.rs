@@ -197,11 +197,11 @@ impl Carts {
     }
 
     /// The cart as the order transaction will see it: from the store of record (a Redis cart, which
-    /// the order claims, or SQL; never a write-through copy).
+    /// the order claims, or SQL's tables; never a write-through or in-process copy).
     pub async fn load_for_checkout(&self, owner: &CartOwner) -> Result<CartRead, StoreError> {
         match self.redis_for(owner) {
             Some(_) => self.load(owner).await,
-            None => Ok(CartRead { cart: self.sql.load(owner).await?, notice: None }),
+            None => Ok(CartRead { cart: self.sql.load_of_record(owner).await?, notice: None }),
         }
     }
 

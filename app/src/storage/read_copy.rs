@@ -12,20 +12,62 @@
 //!
 //! "Once it is done" must mean once the database has it, whatever happens to the request: a
 //! write whose caller went away (a closed connection drops the handler's future) can still
-//! commit, so writers that can be cancelled run detached from their caller (`SqlCartStore`).
+//! commit (a statement already handed to SQLite's thread, a change queued for a group commit).
+//! So writes run through [`ReadCopy::write`], on a task of their own that empties the copy again
+//! when the write ends, even if it panics; at most `MAX_DETACHED_WRITES` at once, so callers that
+//! keep going away cannot pile up tasks.
 
 use moka::sync::Cache;
+use std::future::Future;
 use std::hash::{BuildHasher, Hash, RandomState};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// Counter shards: writes to different keys rarely keep each other's loads out of the copy.
 const SHARDS: usize = 64;
+/// Writes running detached from their callers at once; more callers wait for a slot (and one
+/// that goes away while it waits has written nothing).
+pub const MAX_DETACHED_WRITES: usize = 1024;
 
 pub struct ReadCopy<K, V> {
-    entries: Cache<K, (V, u32)>,
+    /// Each value with its weight and the generation it was read in.
+    entries: Cache<K, (V, u32, u64)>,
     writes: Box<[Mutex<u64>]>,
+    /// Moves on with every `forget_all`: an entry of an older generation is never served, so the
+    /// purge does not rest on the cache's own clock.
+    generation: AtomicU64,
     hasher: RandomState,
+    detached: Arc<Semaphore>,
+}
+
+/// A write run by [`ReadCopy::write`] whose task panicked: whether it reached the database is not
+/// known (the copy was emptied all the same).
+#[derive(Debug, thiserror::Error)]
+#[error("a write stopped before it finished: {0}")]
+pub struct WriteStopped(String);
+
+/// Empties the keys' copies when dropped: when the write it travels with ends, however it ends.
+struct ForgetWhenDone<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    copy: Arc<ReadCopy<K, V>>,
+    keys: Vec<K>,
+}
+
+impl<K, V> Drop for ForgetWhenDone<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        for key in &self.keys {
+            self.copy.forget(key);
+        }
+    }
 }
 
 /// What a load holds while it reads the database: which shard, and its counter at the start.
@@ -57,11 +99,13 @@ where
         ReadCopy {
             entries: Cache::builder()
                 .max_capacity(max_bytes)
-                .weigher(|_, (_, bytes): &(V, u32)| *bytes)
+                .weigher(|_, (_, bytes, _): &(V, u32, u64)| *bytes)
                 .time_to_live(time_to_live)
                 .build(),
             writes: (0..SHARDS).map(|_| Mutex::new(0)).collect(),
+            generation: AtomicU64::new(0),
             hasher: RandomState::new(),
+            detached: Arc::new(Semaphore::new(MAX_DETACHED_WRITES)),
         }
     }
 
@@ -76,7 +120,12 @@ where
 
     /// The key's copy, if there is one.
     pub fn get(&self, key: &K) -> Option<V> {
-        self.entries.get(key).map(|(value, _)| value)
+        let (value, _, generation) = self.entries.get(key)?;
+        if generation != self.generation.load(Ordering::Acquire) {
+            self.entries.invalidate(key);
+            return None;
+        }
+        Some(value)
     }
 
     /// Drops the key's copy without counting a write (an entry its reader found out of date).
@@ -95,7 +144,9 @@ where
     pub fn offer(&self, ticket: Ticket, key: K, value: V, bytes: u32) {
         let counter = self.counter(ticket.shard);
         if *counter == ticket.writes {
-            self.entries.insert(key, (value, bytes));
+            // Read under the shard's lock, which `forget_all` holds while it moves this on.
+            let generation = self.generation.load(Ordering::Acquire);
+            self.entries.insert(key, (value, bytes, generation));
         }
     }
 
@@ -113,7 +164,30 @@ where
         for counter in &mut counters {
             **counter += 1;
         }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        // Frees the memory; what it might miss is already out of date by its generation.
         self.entries.invalidate_all();
+    }
+
+    /// Runs `write`, a write of the rows behind `keys`, keeping the copy right: their copies are
+    /// emptied before it starts and again when it ends. It runs on a task of its own (see the
+    /// module's comment), once one of the `MAX_DETACHED_WRITES` slots is free.
+    pub async fn write<R, W>(self: &Arc<Self>, keys: Vec<K>, write: W) -> Result<R, WriteStopped>
+    where
+        R: Send + 'static,
+        W: Future<Output = R> + Send + 'static,
+    {
+        let slot = self.detached.clone().acquire_owned().await.map_err(|e| WriteStopped(e.to_string()))?;
+        for key in &keys {
+            self.forget(key);
+        }
+        let done = ForgetWhenDone { copy: self.clone(), keys };
+        tokio::spawn(async move {
+            let (_done, _slot) = (done, slot);
+            write.await
+        })
+        .await
+        .map_err(|e| WriteStopped(e.to_string()))
     }
 
     /// Bytes held (after moka's pending bookkeeping has run).
@@ -159,6 +233,37 @@ mod tests {
         copy.offer(under_way, b.clone(), 1, 64);
         assert_eq!(copy.get(&a), None);
         assert_eq!(copy.get(&b), None);
+    }
+
+    #[test]
+    fn an_entry_from_before_forget_all_is_never_served() {
+        let copy = copy();
+        let key = "g:old".to_string();
+        copy.offer(copy.ticket(&key), key.clone(), 1, 64);
+        copy.forget_all();
+        // As if the cache's own purge had missed it (same clock tick): the generation catches it.
+        assert_eq!(copy.get(&key), None);
+        copy.offer(copy.ticket(&key), key.clone(), 2, 64);
+        assert_eq!(copy.get(&key), Some(2), "a read after the purge is kept");
+    }
+
+    #[tokio::test]
+    async fn a_write_that_panics_still_empties_the_copy() {
+        let copy = Arc::new(copy());
+        let key = "g:p".to_string();
+        let (inside, k) = (copy.clone(), key.clone());
+        let stopped = copy
+            .write(vec![key.clone()], async move {
+                // A load fills the copy while the write is under way, then the write fails after
+                // it may have reached the database.
+                inside.offer(inside.ticket(&k), k.clone(), 1, 64);
+                assert_eq!(inside.get(&k), Some(1));
+                panic!("the write failed midway")
+            })
+            .await;
+        assert!(stopped.is_err());
+        assert_eq!(copy.get(&key), None, "what was read during the write is not served after it");
+        assert_eq!(copy.detached.available_permits(), MAX_DETACHED_WRITES, "the slot came back");
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! the signed-in record back after the sign-out emptied the copy, and the shopper would stay
 //! signed in until it aged out.
 
-use super::read_copy::{ReadCopy, Ticket};
+use super::read_copy::{ReadCopy, Ticket, WriteStopped};
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tower_sessions::session::{Id, Record};
 
@@ -23,13 +25,13 @@ const TIME_TO_LIVE: Duration = Duration::from_secs(300);
 
 #[derive(Debug)]
 pub struct SessionCache {
-    records: ReadCopy<i128, Record>,
+    records: Arc<ReadCopy<i128, Record>>,
 }
 
 impl SessionCache {
     /// A copy holding at most `max_bytes` of sessions (their JSON plus a fixed cost each).
     pub fn new(max_bytes: u64) -> Self {
-        SessionCache { records: ReadCopy::new(max_bytes, TIME_TO_LIVE) }
+        SessionCache { records: Arc::new(ReadCopy::new(max_bytes, TIME_TO_LIVE)) }
     }
 
     /// The session's copy if there is one and it has not expired.
@@ -57,8 +59,18 @@ impl SessionCache {
         self.records.offer(ticket, record.id.0, record.clone(), bytes + ENTRY_OVERHEAD);
     }
 
-    /// Called by every write, before it reaches the database and again after it is done
-    /// (whether it succeeded or not: a write that timed out may still have committed).
+    /// Runs `write`, a write of session `id`, emptying its copy before and when it ends, on a task
+    /// of its own (`ReadCopy::write`): a sign-out whose request goes away midway still empties
+    /// the copy once its statement has run.
+    pub async fn write<R, W>(&self, id: &Id, write: W) -> Result<R, WriteStopped>
+    where
+        R: Send + 'static,
+        W: Future<Output = R> + Send + 'static,
+    {
+        self.records.write(vec![id.0], write).await
+    }
+
+    /// Empties the session's copy (a write's first and last step; see `write`).
     pub fn forget(&self, id: &Id) {
         self.records.forget(&id.0);
     }

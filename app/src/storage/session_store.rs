@@ -31,17 +31,18 @@ impl SqlSessionStore {
         SqlSessionStore { db, cache: Some(cache) }
     }
 
-    fn forget(&self, id: &Id) {
-        if let Some(cache) = &self.cache {
-            cache.forget(id);
+    /// Runs `write`, a write of session `id`: through the copy when there is one, which empties
+    /// the session's copy before and when the write ends, even if its caller has gone (see
+    /// `read_copy`).
+    async fn written<R, W>(&self, id: Id, write: W) -> Result<R>
+    where
+        R: Send + 'static,
+        W: std::future::Future<Output = Result<R>> + Send + 'static,
+    {
+        match &self.cache {
+            Some(cache) => cache.write(&id, write).await.map_err(|e| Error::Backend(e.to_string()))?,
+            None => write.await,
         }
-    }
-
-    /// Empties the copy now and again when dropped: after the write, and also if the write's
-    /// future is dropped midway (a client gone), when it may already have committed.
-    fn forget_around(&self, id: Id) -> ForgetOnDrop<'_> {
-        self.forget(&id);
-        ForgetOnDrop(self, id)
     }
 
     /// Deletes expired sessions; run periodically.
@@ -51,14 +52,6 @@ impl SqlSessionStore {
             .execute(&mut *self.db.write().await?)
             .await?;
         Ok(res.rows_affected())
-    }
-}
-
-struct ForgetOnDrop<'a>(&'a SqlSessionStore, Id);
-
-impl Drop for ForgetOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.forget(&self.1);
     }
 }
 
@@ -76,17 +69,22 @@ impl SessionStore for SqlSessionStore {
         let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
         // A fresh random 128-bit id practically never collides; if it does, draw another.
         for _ in 0..8 {
-            let forget = self.forget_around(record.id);
-            let inserted = sqlx::query(
-                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(record.id.to_string())
-            .bind(&data)
-            .bind(expiry_ms(record))
-            .execute(&mut *self.db.write().await.map_err(backend)?)
-            .await;
-            drop(forget);
-            if inserted.map_err(backend)?.rows_affected() == 1 {
+            let (db, id, data, expires) = (self.db.clone(), record.id, data.clone(), expiry_ms(record));
+            let inserted = self
+                .written(id, async move {
+                    let res = sqlx::query(
+                        "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(id.to_string())
+                    .bind(data)
+                    .bind(expires)
+                    .execute(&mut *db.write().await.map_err(backend)?)
+                    .await
+                    .map_err(backend)?;
+                    Ok(res.rows_affected())
+                })
+                .await?;
+            if inserted == 1 {
                 return Ok(());
             }
             record.id = Id::default();
@@ -96,18 +94,21 @@ impl SessionStore for SqlSessionStore {
 
     async fn save(&self, record: &Record) -> Result<()> {
         let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
-        let _forget = self.forget_around(record.id);
-        let saved = sqlx::query(
-            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
-        )
-        .bind(record.id.to_string())
-        .bind(data)
-        .bind(expiry_ms(record))
-        .execute(&mut *self.db.write().await.map_err(backend)?)
-        .await;
-        saved.map_err(backend)?;
-        Ok(())
+        let (db, id, expires) = (self.db.clone(), record.id, expiry_ms(record));
+        self.written(id, async move {
+            sqlx::query(
+                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+            )
+            .bind(id.to_string())
+            .bind(data)
+            .bind(expires)
+            .execute(&mut *db.write().await.map_err(backend)?)
+            .await
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
@@ -136,13 +137,16 @@ impl SessionStore for SqlSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> Result<()> {
-        let _forget = self.forget_around(*id);
-        let deleted = sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id.to_string())
-            .execute(&mut *self.db.write().await.map_err(backend)?)
-            .await;
-        deleted.map_err(backend)?;
-        Ok(())
+        let (db, id) = (self.db.clone(), *id);
+        self.written(id, async move {
+            sqlx::query("DELETE FROM sessions WHERE id = $1")
+                .bind(id.to_string())
+                .execute(&mut *db.write().await.map_err(backend)?)
+                .await
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -19,7 +19,7 @@ use super::cart_store::{CartOwner, CartStore, Change, LineChange, Mode, StoreErr
 use super::catalog_cache::Catalog;
 use super::db::{now_ms, Db, Dialect, Tx};
 use super::group_commit::{self, GroupCommit, GroupCommitError};
-use super::read_copy::ReadCopy;
+use super::read_copy::{ReadCopy, WriteStopped};
 use crate::domain::cart::{StoredCart, StoredLine, MAX_LINES, MAX_QUANTITY};
 use crate::domain::merge::{merge_lines, MergeReport};
 use async_trait::async_trait;
@@ -34,44 +34,37 @@ pub type CartCopy = ReadCopy<String, StoredCart>;
 /// How long a copied cart may be served before it is read again, whatever happens: a bound on
 /// how stale it could be if anything ever wrote the tables behind the store's back.
 pub const CART_COPY_TIME_TO_LIVE: Duration = Duration::from_secs(300);
-/// What a copied cart weighs beside its lines (key, version, the vector, moka's bookkeeping).
-const COPY_ENTRY_OVERHEAD: usize = 160;
+/// What a copied cart weighs beside its key's and lines' bytes: the entry itself (the cart, its
+/// weight and generation, the key's header) and moka's bookkeeping for it.
+const COPY_ENTRY_OVERHEAD: usize = 256;
 
 /// A copy of SQL carts holding at most `max_bytes`.
 pub fn cart_copy(max_bytes: u64) -> Arc<CartCopy> {
     Arc::new(ReadCopy::new(max_bytes, CART_COPY_TIME_TO_LIVE))
 }
 
-/// Runs `write`, a write of the carts of `owners` (keys), keeping `copy` right: each owner's copy
-/// is emptied before the write and again once it is done. The write runs on a task of its own, so
-/// a caller that goes away (a closed connection drops the handler's future) cannot skip the
-/// second step while the write still commits (a queued group commit, or a COMMIT already sent).
+/// Runs `write`, a write of the carts of `owners` (keys), through `copy` if there is one: each
+/// owner's copy is emptied before the write and again when it ends, on a task of its own, so a
+/// caller that goes away (a closed connection) cannot skip the second step while the write still
+/// commits (see `read_copy`).
 pub(crate) async fn write_through_copy<R, W>(
     copy: Option<&Arc<CartCopy>>,
     owners: Vec<String>,
     write: W,
-) -> Result<R, tokio::task::JoinError>
+) -> Result<R, WriteStopped>
 where
     R: Send + 'static,
     W: Future<Output = R> + Send + 'static,
 {
-    let Some(copy) = copy.cloned() else { return Ok(write.await) };
-    for owner in &owners {
-        copy.forget(owner);
+    match copy {
+        Some(copy) => copy.write(owners, write).await,
+        None => Ok(write.await),
     }
-    tokio::spawn(async move {
-        let done = write.await;
-        for owner in &owners {
-            copy.forget(owner);
-        }
-        done
-    })
-    .await
 }
 
 /// A cart write whose task panicked: nothing says whether it committed.
-fn stopped<T>(e: tokio::task::JoinError) -> Result<T, StoreError> {
-    Err(StoreError::Backend(format!("a cart write stopped: {e}")))
+fn stopped<T>(e: WriteStopped) -> Result<T, StoreError> {
+    Err(StoreError::Backend(e.to_string()))
 }
 
 #[derive(Clone, Debug)]
@@ -287,6 +280,11 @@ impl SqlCartStore {
         self.copy.clone()
     }
 
+    /// The cart as its tables hold it now, never from the copy (what checkout shows and checks).
+    pub async fn load_of_record(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
+        self.load_now(&owner.key()).await
+    }
+
     /// This store without its copy, to run a write inside `write_through_copy`.
     fn uncopied(&self) -> SqlCartStore {
         SqlCartStore { copy: None, ..self.clone() }
@@ -496,8 +494,10 @@ impl CartStore for SqlCartStore {
         }
         let ticket = copy.ticket(&key);
         let cart = self.load_now(&key).await?;
-        let bytes = COPY_ENTRY_OVERHEAD + key.len() + cart.lines.len() * std::mem::size_of::<StoredLine>();
-        copy.offer(ticket, key, cart.clone(), u32::try_from(bytes).unwrap_or(u32::MAX));
+        // The clone's vector holds exactly its lines.
+        let kept = cart.clone();
+        let bytes = COPY_ENTRY_OVERHEAD + key.capacity() + kept.lines.capacity() * std::mem::size_of::<StoredLine>();
+        copy.offer(ticket, key, kept, u32::try_from(bytes).unwrap_or(u32::MAX));
         Ok(cart)
     }
 
@@ -573,7 +573,10 @@ impl SqlCartStore {
         catalog: &Catalog,
     ) -> Result<MergeOutcome, StoreError> {
         let (store, guest_key, catalog) = (self.uncopied(), guest_key.to_string(), catalog.clone());
-        let owners = vec![CartOwner::User(user_id).key(), guest_key.clone()];
+        let mut owners = vec![CartOwner::User(user_id).key(), guest_key.clone()];
+        if let GuestLines::InSql(guest) = &source {
+            owners.push(guest.key());
+        }
         write_through_copy(self.copy.as_ref(), owners, async move {
             store.merge_guest_now(&guest_key, user_id, source, &catalog).await
         })
