@@ -45,6 +45,22 @@ impl SqlSessionStore {
         }
     }
 
+    /// Writes session `id`'s row with `statement` (`INSERT_NEW` or `UPSERT`); rows written.
+    async fn put_row(&self, statement: &'static str, id: Id, data: String, expires: i64) -> Result<u64> {
+        let db = self.db.clone();
+        self.written(id, async move {
+            let res = sqlx::query(statement)
+                .bind(id.to_string())
+                .bind(data)
+                .bind(expires)
+                .execute(&mut *db.write().await.map_err(backend)?)
+                .await
+                .map_err(backend)?;
+            Ok(res.rows_affected())
+        })
+        .await
+    }
+
     /// Deletes expired sessions; run periodically.
     pub async fn delete_expired(&self) -> std::result::Result<u64, sqlx::Error> {
         let res = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
@@ -54,6 +70,12 @@ impl SqlSessionStore {
         Ok(res.rows_affected())
     }
 }
+
+/// A new session's row, unless its id is taken.
+const INSERT_NEW: &str = "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING";
+/// A session's row, new or replaced.
+const UPSERT: &str = "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
+                      ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at";
 
 fn backend(e: sqlx::Error) -> Error {
     Error::Backend(e.to_string())
@@ -69,21 +91,7 @@ impl SessionStore for SqlSessionStore {
         let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
         // A fresh random 128-bit id practically never collides; if it does, draw another.
         for _ in 0..8 {
-            let (db, id, data, expires) = (self.db.clone(), record.id, data.clone(), expiry_ms(record));
-            let inserted = self
-                .written(id, async move {
-                    let res = sqlx::query(
-                        "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-                    )
-                    .bind(id.to_string())
-                    .bind(data)
-                    .bind(expires)
-                    .execute(&mut *db.write().await.map_err(backend)?)
-                    .await
-                    .map_err(backend)?;
-                    Ok(res.rows_affected())
-                })
-                .await?;
+            let inserted = self.put_row(INSERT_NEW, record.id, data.clone(), expiry_ms(record)).await?;
             if inserted == 1 {
                 return Ok(());
             }
@@ -94,21 +102,8 @@ impl SessionStore for SqlSessionStore {
 
     async fn save(&self, record: &Record) -> Result<()> {
         let data = serde_json::to_string(&record.data).map_err(|e| Error::Encode(e.to_string()))?;
-        let (db, id, expires) = (self.db.clone(), record.id, expiry_ms(record));
-        self.written(id, async move {
-            sqlx::query(
-                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
-            )
-            .bind(id.to_string())
-            .bind(data)
-            .bind(expires)
-            .execute(&mut *db.write().await.map_err(backend)?)
-            .await
-            .map_err(backend)?;
-            Ok(())
-        })
-        .await
+        self.put_row(UPSERT, record.id, data, expiry_ms(record)).await?;
+        Ok(())
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
