@@ -275,19 +275,21 @@ impl SqlCartStore {
         SqlCartStore { copy: Some(copy), ..SqlCartStore::new(db) }
     }
 
-    /// The copy this store keeps, for the other writer of its tables (orders).
-    pub fn copy(&self) -> Option<Arc<CartCopy>> {
-        self.copy.clone()
-    }
-
     /// The cart as its tables hold it now, never from the copy (what checkout shows and checks).
     pub async fn load_of_record(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
         self.load_now(&owner.key()).await
     }
 
-    /// This store without its copy, to run a write inside `write_through_copy`.
-    fn uncopied(&self) -> SqlCartStore {
-        SqlCartStore { copy: None, ..self.clone() }
+    /// Runs the write `write` makes of this store (without its copy) through the copy, for the
+    /// carts of `owners` (keys): see `write_through_copy`.
+    async fn written<R, F, W>(&self, owners: Vec<String>, write: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(SqlCartStore) -> W,
+        W: Future<Output = Result<R, StoreError>> + Send + 'static,
+    {
+        let store = SqlCartStore { copy: None, ..self.clone() };
+        write_through_copy(self.copy.as_ref(), owners, write(store)).await.unwrap_or_else(stopped)
     }
 
     async fn load_now(&self, owner: &str) -> Result<StoredCart, StoreError> {
@@ -322,12 +324,8 @@ impl SqlCartStore {
     /// already holds that version or a newer one (an older snapshot never replaces a newer one,
     /// whichever instance writes last). True when it wrote.
     pub async fn write_snapshot(&self, owner: &CartOwner, cart: &StoredCart) -> Result<bool, StoreError> {
-        let (store, owner, cart) = (self.uncopied(), owner.clone(), cart.clone());
-        write_through_copy(self.copy.as_ref(), vec![owner.key()], async move {
-            store.write_snapshot_now(&owner, &cart).await
-        })
-        .await
-        .unwrap_or_else(stopped)
+        let (owner, cart) = (owner.clone(), cart.clone());
+        self.written(vec![owner.key()], |store| async move { store.write_snapshot_now(&owner, &cart).await }).await
     }
 
     async fn write_snapshot_now(&self, owner: &CartOwner, cart: &StoredCart) -> Result<bool, StoreError> {
@@ -502,28 +500,18 @@ impl CartStore for SqlCartStore {
     }
 
     async fn change(&self, owner: &CartOwner, change: LineChange) -> Result<Change, StoreError> {
-        let (store, owner) = (self.uncopied(), owner.clone());
-        write_through_copy(self.copy.as_ref(), vec![owner.key()], async move { store.change_now(&owner, change).await })
-            .await
-            .unwrap_or_else(stopped)
+        let owner = owner.clone();
+        self.written(vec![owner.key()], |store| async move { store.change_now(&owner, change).await }).await
     }
 
     async fn remove(&self, owner: &CartOwner, variant_id: i64) -> Result<StoredCart, StoreError> {
-        let (store, owner) = (self.uncopied(), owner.clone());
-        write_through_copy(
-            self.copy.as_ref(),
-            vec![owner.key()],
-            async move { store.remove_now(&owner, variant_id).await },
-        )
-        .await
-        .unwrap_or_else(stopped)
+        let owner = owner.clone();
+        self.written(vec![owner.key()], |store| async move { store.remove_now(&owner, variant_id).await }).await
     }
 
     async fn clear(&self, owner: &CartOwner) -> Result<StoredCart, StoreError> {
-        let (store, owner) = (self.uncopied(), owner.clone());
-        write_through_copy(self.copy.as_ref(), vec![owner.key()], async move { store.clear_now(&owner).await })
-            .await
-            .unwrap_or_else(stopped)
+        let owner = owner.clone();
+        self.written(vec![owner.key()], |store| async move { store.clear_now(&owner).await }).await
     }
 
     async fn restore_if_pristine(
@@ -531,12 +519,9 @@ impl CartStore for SqlCartStore {
         owner: &CartOwner,
         lines: &[StoredLine],
     ) -> Result<Option<StoredCart>, StoreError> {
-        let (store, owner, lines) = (self.uncopied(), owner.clone(), lines.to_vec());
-        write_through_copy(self.copy.as_ref(), vec![owner.key()], async move {
-            store.restore_if_pristine_now(&owner, &lines).await
-        })
-        .await
-        .unwrap_or_else(stopped)
+        let (owner, lines) = (owner.clone(), lines.to_vec());
+        self.written(vec![owner.key()], |store| async move { store.restore_if_pristine_now(&owner, &lines).await })
+            .await
     }
 }
 
@@ -572,16 +557,13 @@ impl SqlCartStore {
         source: GuestLines,
         catalog: &Catalog,
     ) -> Result<MergeOutcome, StoreError> {
-        let (store, guest_key, catalog) = (self.uncopied(), guest_key.to_string(), catalog.clone());
+        let (guest_key, catalog) = (guest_key.to_string(), catalog.clone());
         let mut owners = vec![CartOwner::User(user_id).key(), guest_key.clone()];
         if let GuestLines::InSql(guest) = &source {
             owners.push(guest.key());
         }
-        write_through_copy(self.copy.as_ref(), owners, async move {
-            store.merge_guest_now(&guest_key, user_id, source, &catalog).await
-        })
-        .await
-        .unwrap_or_else(stopped)
+        self.written(owners, |store| async move { store.merge_guest_now(&guest_key, user_id, source, &catalog).await })
+            .await
     }
 
     async fn merge_guest_now(
