@@ -84,6 +84,7 @@ every_store!(
     concurrent_adds_of_different_products_all_land,
     concurrent_new_lines_respect_the_limit,
     reads_racing_writes_end_at_the_last_write,
+    concurrent_changes_read_as_one_order,
 );
 
 /// SQL stores: a change that fails inside the database is never answered as done, and does not
@@ -98,6 +99,41 @@ mod sql_failures {
     async fn postgres() {
         super::a_failing_change_is_never_acknowledged(super::Kind::Postgres).await
     }
+}
+
+/// SQLite's group commit: a new line goes after every line the cart has, even one stored with a
+/// later position than the clock gives now (a clock stepped back, or an earlier batch in the same
+/// millisecond): the stored order is the order the answer showed.
+mod sqlite_line_order {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() {
+        super::a_new_line_goes_last_whatever_the_clock(super::Kind::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite_copy() {
+        super::a_new_line_goes_last_whatever_the_clock(super::Kind::SqliteCopy).await
+    }
+}
+
+async fn a_new_line_goes_last_whatever_the_clock(kind: Kind) {
+    let s = subject(kind).await;
+    let o = guest("order");
+    s.store.change(&o, lc(5, Mode::Add, 1, 99, 100)).await.unwrap();
+    // As if the line had been added an hour from now.
+    let db = &s._db.as_ref().unwrap().db;
+    sqlx::query("UPDATE cart_items SET position = position + 3600000000")
+        .execute(&mut *db.write().await.unwrap())
+        .await
+        .unwrap();
+    let answer = s.store.change(&o, lc(9, Mode::Add, 1, 99, 100)).await.unwrap().cart;
+    assert_eq!(answer.lines.iter().map(|l| l.variant_id).collect::<Vec<_>>(), vec![5, 9]);
+    assert_eq!(s.store.load(&o).await.unwrap(), answer, "stored in the order answered");
+    // Removed, then added again: it goes last again, after the line that came after it.
+    let answer = s.store.change(&o, lc(5, Mode::Set, 0, 99, 100)).await.unwrap().cart;
+    assert_eq!(s.store.load(&o).await.unwrap(), answer);
+    let answer = s.store.change(&o, lc(5, Mode::Add, 2, 99, 100)).await.unwrap().cart;
+    assert_eq!(answer.lines.iter().map(|l| l.variant_id).collect::<Vec<_>>(), vec![9, 5]);
+    assert_eq!(s.store.load(&o).await.unwrap(), answer, "stored in the order answered");
 }
 
 /// Makes inserting a line of `variant_id` raise inside the database.
@@ -309,6 +345,38 @@ async fn concurrent_adds_of_different_products_all_land(kind: Kind) {
     ids.sort();
     assert_eq!(ids, (1..=50).collect::<Vec<_>>());
     assert!(cart.version >= 50);
+}
+
+/// Changes racing on one cart (adds, sets, removals by a set to zero, new prices) read as if they
+/// ran one after another: every answer that names a version shows the same cart as every other
+/// answer naming it, and the cart stored at the end is the answer with the highest version, lines
+/// in the same order. On SQLite most of these share a group-commit batch, which decides them all
+/// in memory and writes the batch at once: a line removed and added again inside one batch must
+/// come back at the end of the cart, as its answer said.
+async fn concurrent_changes_read_as_one_order(kind: Kind) {
+    let s = subject(kind).await;
+    let o = guest("race-mixed");
+    let mut tasks = Vec::new();
+    for i in 0..60u32 {
+        let variant = 1 + i64::from(i % 3);
+        let (mode, quantity) = match i % 4 {
+            0 => (Mode::Add, 1),
+            1 => (Mode::Set, 0),
+            2 => (Mode::Set, 2),
+            _ => (Mode::Add, 2),
+        };
+        let (store, o) = (s.store.clone(), o.clone());
+        let change = lc(variant, mode, quantity, 99, 100 + i64::from(i));
+        tasks.push(tokio::spawn(async move { store.change(&o, change).await.unwrap().cart }));
+    }
+    let mut by_version = std::collections::BTreeMap::new();
+    for t in tasks {
+        let cart = t.await.unwrap();
+        let seen = by_version.entry(cart.version).or_insert_with(|| cart.clone());
+        assert_eq!(seen, &cart, "two answers name version {} with different carts", cart.version);
+    }
+    let (_, last) = by_version.pop_last().unwrap();
+    assert_eq!(s.store.load(&o).await.unwrap(), last, "the stored cart is the last answer");
 }
 
 async fn concurrent_new_lines_respect_the_limit(kind: Kind) {

@@ -19,6 +19,41 @@ pub enum Cores {
     All,
     /// Only the first core (`taskset -c 0`); the runtime then starts one worker thread.
     One,
+    /// The server on the first core as in `One`, and the benchmark holds the load generator and
+    /// redis-server there too (`hold_to_first_core`): the whole measurement on one core, the
+    /// baseline that tells whether the machine's work as a whole scales with its cores.
+    Shared,
+}
+
+impl Cores {
+    pub fn name(self) -> &'static str {
+        match self {
+            Cores::All => "all cores",
+            Cores::One => "one core",
+            Cores::Shared => "one core for all",
+        }
+    }
+}
+
+/// Holds every thread of each process in `pids` to the first core (`first_only`) or lets them
+/// run on every core again (`taskset -a -p`). Threads started later inherit it.
+pub fn hold_to_first_core(pids: &[u32], first_only: bool) -> Result<(), String> {
+    // Counted before the first hold: once held, this process sees one core.
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cpus = *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let list = if first_only { "0".to_string() } else { format!("0-{}", cpus.saturating_sub(1)) };
+    for pid in pids {
+        let ok = Command::new("taskset")
+            .args(["-a", "-c", "-p", &list, &pid.to_string()])
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("taskset: {e}"))?
+            .success();
+        if !ok {
+            return Err(format!("taskset could not move process {pid} to cores {list}"));
+        }
+    }
+    Ok(())
 }
 
 /// The `server` binary: `SERVER_BIN`, or the one beside this benchmark in the same target
@@ -46,7 +81,7 @@ impl ServerProcess {
         let addr = format!("127.0.0.1:{port}");
         let mut cmd = match cores {
             Cores::All => Command::new(&bin),
-            Cores::One => {
+            Cores::One | Cores::Shared => {
                 let mut c = Command::new("taskset");
                 c.arg("-c").arg("0").arg(&bin);
                 c

@@ -6,7 +6,8 @@
 //! another writer of the same cart, and the line limit and caps hold under concurrency.
 //!
 //! On SQLite, adds and sets (the busy path) go through `group_commit` instead: one writer task runs
-//! many carts' changes in one transaction, each in three statements or fewer (`change_in_batch`).
+//! many carts' changes in one transaction, the whole batch read in one statement and written in
+//! at most three (`changes_in_batch`).
 //!
 //! In the embedded default (SQLite, nothing else writing the file) the store may keep an
 //! in-process copy of the carts it reads (`read_copy`), so showing a cart, which every page and
@@ -24,6 +25,7 @@ use crate::domain::cart::{StoredCart, StoredLine, MAX_LINES, MAX_QUANTITY};
 use crate::domain::merge::{merge_lines, MergeReport};
 use async_trait::async_trait;
 use sqlx::Row;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,7 +73,7 @@ fn stopped<T>(e: WriteStopped) -> Result<T, StoreError> {
 pub struct SqlCartStore {
     db: Db,
     /// SQLite only: the writer task that commits cart changes in groups.
-    batch: Option<GroupCommit<Result<Change, StoreError>>>,
+    batch: Option<GroupCommit<BatchedChange, Result<Change, StoreError>>>,
     /// The embedded default only: the in-process copy of the carts read.
     copy: Option<Arc<CartCopy>>,
 }
@@ -82,89 +84,192 @@ impl From<GroupCommitError> for StoreError {
     }
 }
 
-/// An add or set on SQLite, run by the group commit inside its transaction, which holds the
-/// database's write lock from `BEGIN IMMEDIATE`: nothing else writes between the read and the
-/// writes here, so no row lock is needed. Reads the cart once, decides in memory, and writes
-/// only when something changes (the cart row with its version, then the line); a refused or
-/// empty change writes nothing.
-async fn change_in_batch(
+/// One cart change of a SQLite batch: the owner's key and the change.
+pub(crate) type BatchedChange = (String, LineChange);
+
+/// A cart as a batch holds it while it decides: as the batch found it, and as it is now.
+#[derive(Default)]
+struct BatchCart {
+    version: i64,
+    lines: Vec<StoredLine>,
+    /// Lines the cart had when the batch read it, with their positions.
+    found: HashMap<i64, i64>,
+    /// The next position a new line takes: past every line the cart had (so a clock that steps
+    /// back, or an earlier batch in the same millisecond, cannot put a new line before them).
+    next_position: i64,
+    /// Lines it had then and lost during the batch (deleted, even if added again after).
+    removed: HashSet<i64>,
+    /// Lines whose row this batch writes, with their positions (kept for a row there).
+    written: HashMap<i64, i64>,
+    changed: bool,
+}
+
+/// Adds and sets on SQLite, a whole group-commit batch at once, inside its transaction, which
+/// holds the database's write lock from `BEGIN IMMEDIATE`: nothing else writes between the read
+/// and the writes here. Reads every cart of the batch in one statement, decides each change in
+/// order in memory (a later change to a cart sees the earlier ones), then writes what changed in
+/// at most three statements (the carts with their versions, the lines deleted, the lines written):
+/// with `BEGIN` and `COMMIT`, six round trips to SQLite's thread for the batch, however many
+/// changes it holds (it was three per change). The sets travel as one JSON array each (`json_each`), so the statements are the
+/// same text every time and stay prepared. A refused or empty change writes nothing.
+pub(crate) async fn changes_in_batch(
     tx: &mut Tx,
-    owner: &str,
-    change: LineChange,
-) -> Result<Result<Change, StoreError>, sqlx::Error> {
-    let LineChange { variant_id, mode, quantity, cap, price_cents, max_lines } = change;
+    changes: &[BatchedChange],
+) -> Result<Vec<Result<Change, StoreError>>, sqlx::Error> {
+    let owners: Vec<&str> = changes.iter().map(|(owner, _)| owner.as_str()).collect();
     let rows = sqlx::query(
-        "SELECT c.version, i.variant_id, i.quantity, i.price_cents FROM carts c \
-         LEFT JOIN cart_items i ON i.cart_id = c.id WHERE c.owner = $1 ORDER BY i.position, i.variant_id",
+        "SELECT c.owner, c.version, i.variant_id, i.quantity, i.price_cents, i.position FROM carts c \
+         LEFT JOIN cart_items i ON i.cart_id = c.id WHERE c.owner IN (SELECT value FROM json_each($1)) \
+         ORDER BY c.owner, i.position, i.variant_id",
     )
-    .bind(owner)
+    .bind(json(&owners))
     .fetch_all(&mut **tx)
     .await?;
-    let mut version = 0i64;
-    let mut lines = Vec::with_capacity(rows.len());
+    // New lines go after every line there, in the order this batch added them. Positions are
+    // times (milliseconds times 1000) where the clock is ahead of the cart's last line.
+    let now_position = now_ms() * 1000;
+    let mut carts: HashMap<String, BatchCart> = HashMap::with_capacity(changes.len());
     for row in &rows {
-        version = row.try_get("version")?;
-        if let Some(id) = row.try_get::<Option<i64>, _>("variant_id")? {
-            lines.push(StoredLine {
-                variant_id: id,
+        let cart = carts
+            .entry(row.try_get("owner")?)
+            .or_insert_with(|| BatchCart { next_position: now_position, ..BatchCart::default() });
+        cart.version = row.try_get("version")?;
+        if let Some(variant_id) = row.try_get::<Option<i64>, _>("variant_id")? {
+            let position: i64 = row.try_get("position")?;
+            cart.found.insert(variant_id, position);
+            cart.next_position = cart.next_position.max(position.saturating_add(1));
+            cart.lines.push(StoredLine {
+                variant_id,
                 quantity: row.try_get::<i64, _>("quantity")? as u32,
                 price_cents: row.try_get("price_cents")?,
             });
         }
     }
-    let at = lines.iter().position(|l| l.variant_id == variant_id);
-    let old = at.map_or(0, |i| lines[i].quantity);
-    let wanted = match mode {
-        Mode::Add => old.saturating_add(quantity),
-        Mode::Set => quantity,
-    };
-    let capped = wanted > cap;
-    let new = wanted.min(cap);
-    let unchanged = match at {
-        Some(i) => new == old && lines[i].price_cents == price_cents,
-        None => new == 0,
-    };
-    if unchanged {
-        return Ok(Ok(Change { cart: StoredCart { lines, version: version as u64 }, quantity: new, capped }));
+    let mut answers = Vec::with_capacity(changes.len());
+    for (owner, change) in changes {
+        let cart = carts
+            .entry(owner.clone())
+            .or_insert_with(|| BatchCart { next_position: now_position, ..BatchCart::default() });
+        let LineChange { variant_id, mode, quantity, cap, price_cents, max_lines } = *change;
+        let at = cart.lines.iter().position(|l| l.variant_id == variant_id);
+        let old = at.map_or(0, |i| cart.lines[i].quantity);
+        let wanted = match mode {
+            Mode::Add => old.saturating_add(quantity),
+            Mode::Set => quantity,
+        };
+        let capped = wanted > cap;
+        let new = wanted.min(cap);
+        let unchanged = match at {
+            Some(i) => new == old && cart.lines[i].price_cents == price_cents,
+            None => new == 0,
+        };
+        if !unchanged && at.is_none() && cart.lines.len() >= max_lines {
+            answers.push(Err(StoreError::CartFull));
+            continue;
+        }
+        if !unchanged {
+            cart.version += 1;
+            cart.changed = true;
+            match at {
+                Some(i) if new == 0 => {
+                    cart.lines.remove(i);
+                    cart.written.remove(&variant_id);
+                    if cart.found.contains_key(&variant_id) {
+                        cart.removed.insert(variant_id);
+                    }
+                }
+                Some(i) => {
+                    cart.lines[i] = StoredLine { variant_id, quantity: new, price_cents };
+                    // A line there since the batch began keeps its row and position; one this
+                    // batch (re)added already has its new position.
+                    if let Some(&position) = cart.found.get(&variant_id) {
+                        cart.written.entry(variant_id).or_insert(position);
+                    }
+                }
+                None => {
+                    cart.lines.push(StoredLine { variant_id, quantity: new, price_cents });
+                    cart.written.insert(variant_id, cart.next_position);
+                    cart.next_position += 1;
+                }
+            }
+        }
+        let stored = StoredCart { lines: cart.lines.clone(), version: cart.version as u64 };
+        answers.push(Ok(Change { cart: stored, quantity: new, capped }));
     }
-    if at.is_none() && lines.len() >= max_lines {
-        return Ok(Err(StoreError::CartFull));
+    write_batch(tx, &carts).await?;
+    Ok(answers)
+}
+
+/// The writes of `changes_in_batch`: each changed cart's row with its new version, then the lines
+/// it lost, then the lines it gained or changed (a line removed and added again in one batch is
+/// deleted and inserted anew, at the end of the cart, as its answer showed it). Changed lines are
+/// written by an upsert, so a `BEFORE INSERT` trigger on `cart_items` sees them too.
+async fn write_batch(tx: &mut Tx, carts: &HashMap<String, BatchCart>) -> Result<(), sqlx::Error> {
+    let changed: Vec<(&String, &BatchCart)> = carts.iter().filter(|(_, c)| c.changed).collect();
+    if changed.is_empty() {
+        return Ok(());
     }
-    let row = sqlx::query(
-        "INSERT INTO carts (owner, version, updated_at) VALUES ($1, 1, $2) \
-         ON CONFLICT (owner) DO UPDATE SET version = carts.version + 1, updated_at = excluded.updated_at \
-         RETURNING id, version",
+    let versions: Vec<(&str, i64)> = changed.iter().map(|(owner, c)| (owner.as_str(), c.version)).collect();
+    let res = sqlx::query(
+        "INSERT INTO carts (owner, version, updated_at) \
+         SELECT value ->> 0, value ->> 1, $2 FROM json_each($1) WHERE true \
+         ON CONFLICT (owner) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at",
     )
-    .bind(owner)
+    .bind(json(&versions))
     .bind(now_ms())
-    .fetch_one(&mut **tx)
+    .execute(&mut **tx)
     .await?;
-    let (cart_id, version): (i64, i64) = (row.try_get("id")?, row.try_get("version")?);
-    match at {
-        Some(i) if new == 0 => {
-            sqlx::query("DELETE FROM cart_items WHERE cart_id = $1 AND variant_id = $2")
-                .bind(cart_id)
-                .bind(variant_id)
-                .execute(&mut **tx)
-                .await?;
-            lines.remove(i);
-        }
-        Some(i) => {
-            sqlx::query("UPDATE cart_items SET quantity = $3, price_cents = $4 WHERE cart_id = $1 AND variant_id = $2")
-                .bind(cart_id)
-                .bind(variant_id)
-                .bind(i64::from(new))
-                .bind(price_cents)
-                .execute(&mut **tx)
-                .await?;
-            lines[i] = StoredLine { variant_id, quantity: new, price_cents };
-        }
-        None => {
-            insert_line(tx, cart_id, variant_id, new, price_cents).await?;
-            lines.push(StoredLine { variant_id, quantity: new, price_cents });
+    wrote(res.rows_affected(), versions.len(), "carts")?;
+    let removed: Vec<(&str, i64)> =
+        changed.iter().flat_map(|(owner, c)| c.removed.iter().map(|v| (owner.as_str(), *v))).collect();
+    if !removed.is_empty() {
+        let res = sqlx::query(
+            "DELETE FROM cart_items WHERE (cart_id, variant_id) IN \
+             (SELECT c.id, j.value ->> 1 FROM json_each($1) j JOIN carts c ON c.owner = j.value ->> 0)",
+        )
+        .bind(json(&removed))
+        .execute(&mut **tx)
+        .await?;
+        wrote(res.rows_affected(), removed.len(), "deleted lines")?;
+    }
+    let mut written: Vec<(&str, i64, i64, i64, i64)> = Vec::new();
+    for (owner, cart) in &changed {
+        for line in &cart.lines {
+            if let Some(&position) = cart.written.get(&line.variant_id) {
+                let quantity = i64::from(line.quantity);
+                written.push((owner.as_str(), line.variant_id, quantity, line.price_cents, position));
+            }
         }
     }
-    Ok(Ok(Change { cart: StoredCart { lines, version: version as u64 }, quantity: new, capped }))
+    if !written.is_empty() {
+        let res = sqlx::query(
+            "INSERT INTO cart_items (cart_id, variant_id, quantity, price_cents, position) \
+             SELECT c.id, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4 \
+             FROM json_each($1) j JOIN carts c ON c.owner = j.value ->> 0 WHERE true \
+             ON CONFLICT (cart_id, variant_id) DO UPDATE SET \
+             quantity = excluded.quantity, price_cents = excluded.price_cents",
+        )
+        .bind(json(&written))
+        .execute(&mut **tx)
+        .await?;
+        wrote(res.rows_affected(), written.len(), "lines")?;
+    }
+    Ok(())
+}
+
+/// Every row a batch decided to write must have been written: the statements find carts by
+/// owner through the JSON they are given, and a row they missed would be a change answered as
+/// done and not stored. A mismatch rolls the batch back (and each change is tried alone).
+fn wrote(rows: u64, expected: usize, what: &str) -> Result<(), sqlx::Error> {
+    if rows == expected as u64 {
+        return Ok(());
+    }
+    Err(sqlx::Error::Protocol(format!("a cart batch wrote {rows} {what}, not {expected}")))
+}
+
+/// A batch's set as the JSON array its statement reads with `json_each`.
+fn json<T: serde::Serialize>(rows: &T) -> String {
+    serde_json::to_string(rows).expect("tuples of strings and integers serialise")
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -264,8 +369,10 @@ pub(crate) async fn add_lines(tx: &mut Tx, cart_id: i64, lines: &[StoredLine]) -
 impl SqlCartStore {
     /// On SQLite, starts the group-commit writer on the current runtime (none outside one).
     pub fn new(db: Db) -> Self {
-        let batch = (db.dialect == Dialect::Sqlite && tokio::runtime::Handle::try_current().is_ok())
-            .then(|| GroupCommit::start(db.clone()));
+        let batch = (db.dialect == Dialect::Sqlite && tokio::runtime::Handle::try_current().is_ok()).then(|| {
+            let apply = group_commit::apply(|tx, changes: &[BatchedChange]| Box::pin(changes_in_batch(tx, changes)));
+            GroupCommit::start(db.clone(), apply)
+        });
         SqlCartStore { db, batch, copy: None }
     }
 
@@ -372,12 +479,7 @@ impl SqlCartStore {
 impl SqlCartStore {
     async fn change_now(&self, owner: &CartOwner, change: LineChange) -> Result<Change, StoreError> {
         if let Some(batch) = &self.batch {
-            let key = owner.key();
-            let job = group_commit::job(move |tx| {
-                let key = key.clone();
-                Box::pin(async move { change_in_batch(tx, &key, change).await })
-            });
-            return batch.run(job).await?;
+            return batch.run((owner.key(), change)).await?;
         }
         let LineChange { variant_id, mode, quantity, cap, price_cents, max_lines } = change;
         let mut tx = self.db.begin_write().await?;
@@ -638,5 +740,81 @@ impl SqlCartStore {
         let lines = read_lines(&mut tx, user_cart).await?;
         tx.commit().await?;
         Ok(MergeOutcome::Merged { cart: StoredCart { lines, version: version as u64 }, report })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(owner: &str, variant_id: i64, mode: Mode, quantity: u32, price_cents: i64) -> BatchedChange {
+        let change = LineChange { variant_id, mode, quantity, cap: 99, price_cents, max_lines: MAX_LINES };
+        (owner.to_string(), change)
+    }
+
+    async fn run_batch(db: &Db, changes: &[BatchedChange]) -> Vec<Result<Change, StoreError>> {
+        let mut tx = db.begin_write().await.unwrap();
+        let answers = changes_in_batch(&mut tx, changes).await.unwrap();
+        tx.commit().await.unwrap();
+        answers
+    }
+
+    /// A cart's lines as (variant, quantity, price), in order.
+    type Lines = Vec<(i64, u32, i64)>;
+
+    fn order(cart: &StoredCart) -> Lines {
+        cart.lines.iter().map(|l| (l.variant_id, l.quantity, l.price_cents)).collect()
+    }
+
+    /// Everything one batch can hold for one cart, decided in order: a line removed and added
+    /// again, a line added and removed, a new price, a cap; beside a new cart with an unchanged
+    /// change and a full cart. Each answer is the cart after its change, with one version per
+    /// change that changed something, and what is stored is the last answer, lines in order.
+    #[tokio::test]
+    async fn one_batch_decides_each_change_in_order_and_stores_the_last_answer() {
+        let db = Db::connect("sqlite::memory:", 1).await.unwrap();
+        db.migrate().await.unwrap();
+        let seeded = run_batch(&db, &[change("u:1", 1, Mode::Add, 1, 100), change("u:1", 2, Mode::Add, 1, 200)]).await;
+        assert_eq!(seeded[1].as_ref().unwrap().cart.version, 2);
+        let mut full = change("u:3", 7, Mode::Add, 1, 100);
+        full.1.max_lines = 0;
+        let answers = run_batch(
+            &db,
+            &[
+                change("u:1", 1, Mode::Set, 0, 100),
+                change("u:1", 1, Mode::Add, 1, 110),
+                change("u:1", 3, Mode::Add, 1, 300),
+                change("u:1", 3, Mode::Set, 0, 300),
+                change("u:1", 2, Mode::Set, 1, 250),
+                change("u:1", 2, Mode::Add, 500, 250),
+                change("u:2", 4, Mode::Add, 2, 400),
+                change("u:2", 4, Mode::Set, 2, 400),
+                full,
+            ],
+        )
+        .await;
+        let carts: Vec<(u64, Lines)> =
+            answers[..8].iter().map(|a| a.as_ref().unwrap()).map(|c| (c.cart.version, order(&c.cart))).collect();
+        assert_eq!(
+            carts,
+            vec![
+                (3, vec![(2, 1, 200)]),
+                (4, vec![(2, 1, 200), (1, 1, 110)]),
+                (5, vec![(2, 1, 200), (1, 1, 110), (3, 1, 300)]),
+                (6, vec![(2, 1, 200), (1, 1, 110)]),
+                (7, vec![(2, 1, 250), (1, 1, 110)]),
+                (8, vec![(2, 99, 250), (1, 1, 110)]),
+                (1, vec![(4, 2, 400)]),
+                (1, vec![(4, 2, 400)]),
+            ]
+        );
+        assert!(answers[5].as_ref().unwrap().capped);
+        assert!(matches!(answers[8], Err(StoreError::CartFull)));
+        let store = SqlCartStore::new(db);
+        for (owner, answer) in [("u:1", &answers[5]), ("u:2", &answers[7])] {
+            let stored = store.load_now(owner).await.unwrap();
+            assert_eq!(stored, answer.as_ref().unwrap().cart, "{owner}: stored as last answered");
+        }
+        assert!(store.load_now("u:3").await.unwrap().is_pristine(), "a refused change writes nothing");
     }
 }
